@@ -1,0 +1,149 @@
+"""Offline run folders (`wandb/offline-run-*`) -> RawRun, via the direct record-log reader."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from metallmix_wandb.adapters.wandb_record_log import RecordLogError, read_record_log
+from metallmix_wandb.core.records import RawRun
+
+RUN_GLOBS = ("offline-run-*", "run-*")
+
+
+def find_run_dirs(root: Path) -> list[Path]:
+    """Run folders under `root`: the folder itself, `root/*run-*`, or `root/wandb/*run-*`."""
+    root = Path(root)
+    if not root.exists():
+        raise FileNotFoundError(f"offline run folder not found: {root}")
+    if any(root.glob("run-*.wandb")):
+        return [root]
+    found: set[Path] = set()
+    for base in (root, root / "wandb"):
+        for pattern in RUN_GLOBS:
+            found.update(p for p in base.glob(pattern) if p.is_dir() and any(p.glob("run-*.wandb")))
+    return sorted(found)
+
+
+def _json(value_json: str) -> Any:
+    try:
+        return json.loads(value_json)
+    except (TypeError, ValueError):
+        return value_json
+
+
+def _key(item: Any) -> str:
+    nested = list(getattr(item, "nested_key", []) or [])
+    return "/".join(nested) if nested else item.key
+
+
+def _apply_config(config: dict[str, Any], rec: Any) -> None:
+    for item in rec.update:
+        config[_key(item)] = _json(item.value_json)
+    for item in rec.remove:
+        config.pop(_key(item), None)
+
+
+def _history_row(rec: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {_key(item): _json(item.value_json) for item in rec.item}
+    if rec.HasField("step") and "_step" not in row:
+        row["_step"] = rec.step.num
+    return row
+
+
+def parse_run_dir(run_dir: Path) -> RawRun:
+    """Read one offline run folder. A missing exit record means the run was killed or is running."""
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    files = sorted(Path(run_dir).glob("run-*.wandb"))
+    if not files:
+        raise RecordLogError(f"{run_dir}: no run-*.wandb file")
+    log = read_record_log(files[0])
+    run_id = files[0].stem.removeprefix("run-")
+    config: dict[str, Any] = {}
+    summary: dict[str, Any] = {}
+    history: list[dict[str, Any]] = []
+    meta: dict[str, Any] = {"run_id": run_id}
+    exit_code: int | None = None
+    for payload in log.payloads:
+        rec = pb.Record()
+        try:
+            rec.ParseFromString(payload)
+        except Exception:  # a payload that passed CRC but is not a Record: stop as a damaged tail
+            log.truncated = True
+            break
+        kind = rec.WhichOneof("record_type")
+        if kind == "run":
+            r = rec.run
+            meta.update(
+                run_id=r.run_id or run_id, name=r.display_name or None, project=r.project or None,
+                entity=r.entity or None, group=r.run_group or None, job_type=r.job_type or None,
+                notes=r.notes or None, tags=list(r.tags),
+            )
+            if r.HasField("start_time"):
+                meta["created_at"] = r.start_time.ToDatetime().isoformat() + "Z"
+            _apply_config(config, r.config)
+            for item in r.summary.update:
+                summary[_key(item)] = _json(item.value_json)
+        elif kind == "config":
+            _apply_config(config, rec.config)
+        elif kind == "history":
+            history.append(_history_row(rec.history))
+        elif kind == "summary":
+            for item in rec.summary.update:
+                summary[_key(item)] = _json(item.value_json)
+            for item in rec.summary.remove:
+                summary.pop(_key(item), None)
+        elif kind == "exit":
+            exit_code = rec.exit.exit_code
+    config.pop("_wandb", None)
+    summary = {k: v for k, v in summary.items() if not k.startswith("_wandb")}
+    if exit_code is None:
+        state = "incomplete"
+    elif exit_code == 0:
+        state = "finished"
+    else:
+        state = "crashed"
+    return RawRun(
+        path=str(Path(run_dir).resolve()), state=state, exit_code=exit_code, config=config,
+        summary=summary, history=history, **meta,
+    )
+
+
+class OfflineRunSource:
+    """Runs from offline folders. Their path is entity/project/run_id, as online, with the entity
+    'offline' unless one is given, so a later `wandb sync` of the same run keeps its id."""
+
+    def __init__(self, root: Path, project: str | None = None, entity: str | None = None) -> None:
+        self.root = Path(root)
+        self.project = project
+        self.entity = entity or "offline"
+        self._dirs: list[Path] | None = None
+
+    def describe(self) -> str:
+        return f"offline runs under {self.root}"
+
+    def count(self) -> int:
+        if self._dirs is None:
+            self._dirs = find_run_dirs(self.root)
+        return len(self._dirs)
+
+    def run_path(self, raw: RawRun) -> str:
+        return f"{self.entity}/{raw.project or self.project or 'unknown'}/{raw.run_id}"
+
+    def __iter__(self) -> Iterator[RawRun | tuple[str, str, str]]:
+        """RawRun, or (path, reason, detail) for a folder that cannot be used at all."""
+        if self._dirs is None:
+            self._dirs = find_run_dirs(self.root)
+        for run_dir in self._dirs:
+            try:
+                raw = parse_run_dir(run_dir)
+            except (RecordLogError, OSError) as exc:
+                yield str(run_dir), "unreadable", str(exc)
+                continue
+            if self.project and raw.project and raw.project != self.project:
+                yield str(run_dir), "other project", f"project={raw.project}"
+                continue
+            yield raw

@@ -1,0 +1,35 @@
+"""Options shared by every command that touches the knowledge base."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+F = Callable[..., Any]
+
+
+def knowledge_options(f: F) -> F:
+    """--project/--entity/--qdrant-path/--qdrant-url; env settings fill what is not given."""
+    for opt in reversed([
+        click.option("--project", "-p", help="W&B project (env WANDB_PROJECT / METALLMIX_PROJECT)."),
+        click.option("--entity", "-e", help="W&B entity (env WANDB_ENTITY)."),
+        click.option("--qdrant-path", type=click.Path(path_type=Path),
+                     help="Embedded Qdrant folder (default: under the user cache dir)."),
+        click.option("--qdrant-url", help="A Qdrant server instead of the embedded folder."),
+    ]):
+        f = opt(f)
+    return f
+
+
+def open_store(settings: Any) -> Any:
+    """The project's collection, on the embedded folder or the server the settings name."""
+    from metallmix_wandb.adapters.qdrant_store import ExperimentStore, collection_name, open_client
+
+    if not settings.project:
+        raise click.UsageError("no project: pass --project or set WANDB_PROJECT")
+    key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+    client = open_client(path=settings.resolved_qdrant_path, url=settings.qdrant_url, api_key=key)
+    return ExperimentStore(client, collection_name(settings.project))

@@ -1,0 +1,1 @@
+"""One function per CLI command, wiring core and adapters together."""

@@ -1,0 +1,34 @@
+"""similar: meta-features of a new dataset -> the k nearest experiments in the knowledge base."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from metallmix_wandb.adapters.qdrant_store import ExperimentStore
+from metallmix_wandb.core.records import MetaValue, Neighbour
+
+
+def meta_features_for(data: Path | None = None, meta_json: Path | None = None,
+                      modality: str | None = None) -> dict[str, MetaValue]:
+    """From an image dataset we can open, or from a JSON file for one we cannot."""
+    if (data is None) == (meta_json is None):
+        raise ValueError("give exactly one of --data PATH or --meta-features FILE.json")
+    if meta_json is not None:
+        from metallmix_wandb.core.meta_features import meta_features_from_json
+
+        try:
+            obj = json.loads(Path(meta_json).read_text())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"cannot read meta-features from {meta_json}: {exc}") from exc
+        if not isinstance(obj, dict):
+            raise ValueError(f"{meta_json}: expected a JSON object of meta-features, got {type(obj).__name__}")
+        return meta_features_from_json(obj)
+    from metallmix_wandb.adapters.image_data import dataset_meta_features, load_image_dataset
+
+    return dataset_meta_features(load_image_dataset(data), modality=modality)
+
+
+def similar(store: ExperimentStore, meta: dict[str, MetaValue], k: int,
+            exclude_datasets: tuple[str, ...] = ()) -> list[Neighbour]:
+    return store.search(meta, k=k, exclude_datasets=exclude_datasets)

@@ -1,0 +1,55 @@
+"""Settings from env (METALLMIX_*, plus W&B's own WANDB_*), overridden by CLI flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from platformdirs import user_cache_dir
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_cache_dir() -> Path:
+    return Path(user_cache_dir("metallmix-wandb"))
+
+
+def _alias(name: str, *extra: str) -> AliasChoices:
+    return AliasChoices(f"METALLMIX_{name.upper()}", *extra)
+
+
+class Settings(BaseSettings):
+    """Everything a command needs to find runs, the knowledge base and the LLM.
+
+    Secrets are SecretStr: their repr is masked, so printing settings never leaks them.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="METALLMIX_", extra="ignore", populate_by_name=True)
+
+    entity: str | None = Field(None, validation_alias=_alias("entity", "WANDB_ENTITY"))
+    project: str | None = Field(None, validation_alias=_alias("project", "WANDB_PROJECT"))
+    wandb_mode: str | None = Field(None, validation_alias=_alias("wandb_mode", "WANDB_MODE"))
+    cache_dir: Path = Field(default_factory=default_cache_dir, validation_alias=_alias("cache_dir"))
+    qdrant_path: Path | None = Field(None, validation_alias=_alias("qdrant_path"))
+    qdrant_url: str | None = Field(None, validation_alias=_alias("qdrant_url"))
+    qdrant_api_key: SecretStr | None = Field(None, validation_alias=_alias("qdrant_api_key", "QDRANT_API_KEY"))
+    metric: str = Field("test/acc", validation_alias=_alias("metric"))
+    time_metric: str = Field("train_time_s", validation_alias=_alias("time_metric"))
+    top_k: int = Field(8, ge=1, validation_alias=_alias("top_k"))
+    llm_base_url: str | None = Field(None, validation_alias=_alias("llm_base_url"))
+    llm_model: str | None = Field(None, validation_alias=_alias("llm_model"))
+    llm_api_key: SecretStr | None = Field(None, validation_alias=_alias("llm_api_key", "OPENAI_API_KEY"))
+    judge_model: str | None = Field(None, validation_alias=_alias("judge_model"))
+
+    @property
+    def resolved_qdrant_path(self) -> Path:
+        return self.qdrant_path or (self.cache_dir / "qdrant")
+
+    @property
+    def offline(self) -> bool:
+        return (self.wandb_mode or "").lower() in {"offline", "disabled", "dryrun"}
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Env first, then every flag the user actually gave (None means 'not given')."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

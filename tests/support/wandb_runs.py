@@ -1,0 +1,95 @@
+"""Write real offline W&B runs with the real SDK, for tests and benchmarks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+WANDB_ENV_KEYS = ("WANDB_MODE", "WANDB_DIR", "WANDB_DATA_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_SILENT")
+
+
+def offline_env(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point every W&B folder at `root` and go offline; returns the folder runs land in."""
+    for sub in ("data", "cache", "config"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_DIR", str(root))
+    monkeypatch.setenv("WANDB_DATA_DIR", str(root / "data"))
+    monkeypatch.setenv("WANDB_CACHE_DIR", str(root / "cache"))
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(root / "config"))
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    return root / "wandb"
+
+
+def write_run(
+    project: str,
+    config: dict[str, Any],
+    history: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    summary: dict[str, Any] | None = None,
+    exit_code: int = 0,
+    name: str | None = None,
+    job_type: str | None = None,
+) -> str:
+    """One finished (or failed) offline run, in this process; returns its id."""
+    import wandb
+
+    # dir= explicitly: wandb caches its settings at the first init, so a later WANDB_DIR is ignored.
+    run = wandb.init(project=project, config=config, name=name, job_type=job_type, reinit="create_new",
+                     dir=os.environ.get("WANDB_DIR"))
+    for row in history:
+        run.log(row)
+    for k, v in (summary or {}).items():
+        run.summary[k] = v
+    run_id = run.id
+    run_dir = Path(run.dir).parent
+    run.finish(exit_code=exit_code)
+    wait_for_exit_record(run_dir)
+    return run_id
+
+
+def wait_for_exit_record(run_dir: Path, timeout: float = 30.0) -> None:
+    """wandb-core writes the exit record shortly after `finish()` returns; wait for it so a test
+    never reads a finished run as a killed one."""
+    from metallmix_wandb.adapters.wandb_offline import parse_run_dir
+
+    deadline = time.monotonic() + timeout
+    while parse_run_dir(run_dir).exit_code is None:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{run_dir}: no exit record {timeout} s after finish()")
+        time.sleep(0.05)
+
+
+def write_killed_run(project: str, config: dict[str, Any], history: list[dict[str, Any]]) -> None:
+    """A run whose process is SIGKILLed mid-training: no exit record reaches the log."""
+    code = textwrap.dedent(
+        f"""
+        import os, signal, time, wandb
+        run = wandb.init(project={project!r}, config={json.dumps(config)})
+        for row in {json.dumps(history)}:
+            run.log(row)
+        time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], env=os.environ.copy(), capture_output=True, timeout=120)
+    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+
+
+def meta(n_instances: float, n_classes: float, modality: str = "US", **extra: Any) -> dict[str, Any]:
+    """meta/... config keys for a dataset with these sizes (the rest derived, as the trainer would)."""
+    base = {
+        "n_instances": n_instances, "n_classes": n_classes, "imbalance_ratio": 1.0 + n_classes / 10,
+        "class_entropy": 1.0, "resolution": 28.0, "class_size_mean": n_instances / n_classes,
+        "class_size_std": 1.0, "class_size_min": n_instances / n_classes - 1,
+        "class_size_max": n_instances / n_classes + 1, "modality": modality, **extra,
+    }
+    return {f"meta/{k}": v for k, v in base.items()}
