@@ -156,16 +156,21 @@ class ExperimentStore:
         exclude_datasets: Sequence[str] = (),
         only_finished: bool = True,
     ) -> list[Neighbour]:
-        from qdrant_client import models
-
+        """Nearest first. Filters are applied to an over-fetched, growing window of neighbours rather
+        than as a Qdrant payload filter: embedded Qdrant checks a filter point by point in Python
+        (~25 ms per 1,000 points), while an unfiltered query takes ~1 ms. Results are the same on
+        both backends; leave-one-dataset-out, whose hidden dataset is always nearest, needs a few
+        rounds at most."""
         scaler = self.require_scaler()
-        must = [models.FieldCondition(key="state", match=models.MatchValue(value="finished"))] if only_finished else []
-        must_not = [models.FieldCondition(key="dataset", match=models.MatchAny(any=list(exclude_datasets)))] if exclude_datasets else []
-        response = self.client.query_points(
-            self.collection,
-            query=scaler.transform(meta_features),
-            query_filter=models.Filter(must=must or None, must_not=must_not or None),
-            limit=k,
-            with_payload=True,
-        )
-        return [Neighbour(experiment=Experiment.model_validate(p.payload), distance=p.score) for p in response.points]
+        vector = scaler.transform(meta_features)
+        excluded = set(exclude_datasets)
+        limit = max(4 * k, 32)
+        while True:
+            points = self.client.query_points(self.collection, query=vector, limit=limit, with_payload=True).points
+            keep = [
+                p for p in points
+                if p.payload["dataset"] not in excluded and (not only_finished or p.payload.get("state") == "finished")
+            ]
+            if len(keep) >= k or len(points) < limit:
+                return [Neighbour(experiment=Experiment.model_validate(p.payload), distance=p.score) for p in keep[:k]]
+            limit *= 4

@@ -35,19 +35,31 @@ def _json(value_json: str) -> Any:
 
 
 def _key(item: Any) -> str:
-    nested = list(getattr(item, "nested_key", []) or [])
-    return "/".join(nested) if nested else item.key
+    return item.key or "/".join(item.nested_key)
+
+
+def _items(items: Any) -> dict[str, Any]:
+    """Decode many `value_json` fields with one json.loads: the parse's hot path (20 history rows of
+    20 keys cost 400 calls otherwise)."""
+    keys, values = [], []
+    for item in items:
+        keys.append(_key(item))
+        values.append(item.value_json or "null")
+    try:
+        decoded = json.loads("[" + ",".join(values) + "]")
+    except ValueError:  # one malformed value: fall back to decoding each on its own
+        decoded = [_json(v) for v in values]
+    return dict(zip(keys, decoded, strict=True))
 
 
 def _apply_config(config: dict[str, Any], rec: Any) -> None:
-    for item in rec.update:
-        config[_key(item)] = _json(item.value_json)
+    config.update(_items(rec.update))
     for item in rec.remove:
         config.pop(_key(item), None)
 
 
 def _history_row(rec: Any) -> dict[str, Any]:
-    row: dict[str, Any] = {_key(item): _json(item.value_json) for item in rec.item}
+    row = _items(rec.item)
     if rec.HasField("step") and "_step" not in row:
         row["_step"] = rec.step.num
     return row
@@ -85,15 +97,13 @@ def parse_run_dir(run_dir: Path) -> RawRun:
             if r.HasField("start_time"):
                 meta["created_at"] = r.start_time.ToDatetime().isoformat() + "Z"
             _apply_config(config, r.config)
-            for item in r.summary.update:
-                summary[_key(item)] = _json(item.value_json)
+            summary.update(_items(r.summary.update))
         elif kind == "config":
             _apply_config(config, rec.config)
         elif kind == "history":
             history.append(_history_row(rec.history))
         elif kind == "summary":
-            for item in rec.summary.update:
-                summary[_key(item)] = _json(item.value_json)
+            summary.update(_items(rec.summary.update))
             for item in rec.summary.remove:
                 summary.pop(_key(item), None)
         elif kind == "exit":

@@ -73,3 +73,18 @@ def test_not_a_run_log_is_a_clear_error(tmp_path: Path, content: bytes) -> None:
     path.write_bytes(content)
     with pytest.raises(RecordLogError, match="run-bad.wandb"):
         read_record_log(path)
+
+
+def test_records_spanning_blocks_round_trip(tmp_path: Path) -> None:
+    from tests.support.record_log_writer import write_record_log
+
+    payloads = [b"a" * 10, bytes(range(256)) * 300, b"b" * 32_760, b"", b"c" * 100_000, b"tail"]
+    path = tmp_path / "run-big.wandb"
+    write_record_log(path, payloads)
+    log = read_record_log(path)
+    assert not log.truncated and log.payloads == payloads
+    # Cut inside the 100 KB record (which spans four blocks): everything before it survives.
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 2_000])
+    log = read_record_log(path)
+    assert log.truncated and log.payloads == payloads[:4]
