@@ -12,7 +12,8 @@ from pydantic import BaseModel
 from metallmix_wandb.core.records import Experiment, MetaValue, RawRun, SkippedRun, TrajectorySummary
 
 META_PREFIX = "meta/"
-NON_HPARAM_KEYS = frozenset({"dataset", "dataset_name"})
+# Logged beside the hyperparameters but chosen by nobody: facts about the run or the data.
+NON_HPARAM_KEYS = frozenset({"dataset", "dataset_name", "pretrained", "modality"})
 NON_TRAINING_JOB_TYPES = frozenset({"sync", "recommendation", "evaluation", "tune", "report", "judge"})
 
 

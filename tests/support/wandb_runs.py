@@ -26,7 +26,10 @@ def offline_env(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("WANDB_CACHE_DIR", str(root / "cache"))
     monkeypatch.setenv("WANDB_CONFIG_DIR", str(root / "config"))
     monkeypatch.setenv("WANDB_SILENT", "true")
-    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    for var in ("WANDB_API_KEY", "WANDB_PROJECT", "WANDB_ENTITY", "WANDB_RUN_GROUP", "WANDB_TAGS",
+                "WANDB_SWEEP_ID", "WANDB_SWEEP_PARAM_PATH", "WANDB_RUN_ID", "WANDB_LAUNCH", "WANDB_CONFIG",
+                "WANDB_LAUNCH_CONFIG_PATH", "METALLMIX_RESULT_PATH", "METALLMIX_DATASET"):
+        monkeypatch.delenv(var, raising=False)
     return root / "wandb"
 
 

@@ -1,0 +1,128 @@
+"""`train` and `sweep`: make the meta-dataset (one W&B run per experiment)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from metallmix_wandb.cli import main
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                                "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def train(ctx: click.Context, args: tuple[str, ...]) -> None:
+    """Train one model on one dataset as a W&B run (the sweep and Launch entrypoint).
+
+    Hyperparameters come from the sweep / Launch config and from --key=value arguments; every key
+    has a default. `metallmix-wandb train --help` lists them.
+
+    \b
+    Examples:
+      metallmix-wandb train --dataset=../shared/data/breastmnist_28.npz --base_model=resnet18 --epochs=1
+      WANDB_MODE=offline python -m metallmix_wandb.train --dataset=data/x.npz --cv_folds=4
+    """
+    if any(a in ("-h", "--help") for a in args):
+        click.echo(ctx.get_help())
+        click.echo()
+    from metallmix_wandb import train as entry
+
+    sys.exit(entry.main(list(args)))
+
+
+@main.command()
+@click.argument("sweep_yaml", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--offline", is_flag=True,
+              help="No server: W&B's sweep engine runs here and every trial is an offline W&B run.")
+@click.option("--count", "-n", type=click.IntRange(min=1),
+              help="Trials to run (default: the YAML's run_cap). Online: passed to `wandb agent`.")
+@click.option("--project", "-p", help="W&B project (default: the YAML's `project`, else WANDB_PROJECT).")
+@click.option("--entity", "-e", help="W&B entity (online only; default WANDB_ENTITY).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Fix a parameter to one value, e.g. --set dataset=data/x.npz --set epochs=1 (repeatable).")
+@click.option("--dataset", envvar="METALLMIX_DATASET", type=click.Path(exists=True, path_type=Path),
+              help="Shorthand for --set dataset=PATH (env METALLMIX_DATASET).")
+@click.option("--seed", type=int, help="Offline: seed the sweep engine, so the same configs come out.")
+@click.option("--agent", "run_agent", is_flag=True,
+              help="Online: run `wandb agent` here after creating the sweep.")
+def sweep(sweep_yaml: Path, offline: bool, count: int | None, project: str | None, entity: str | None,
+          sets: tuple[str, ...], dataset: Path | None, seed: int | None, run_agent: bool) -> None:
+    """Run a W&B sweep YAML: online with `wandb sweep` + `wandb agent`, or --offline with no server.
+
+    Offline, W&B's own engine (the `sweeps` package: grid, random, bayes; hyperband when the YAML
+    has early_terminate) picks each config and every trial runs the YAML's command as `wandb agent`
+    would, as an offline run under ./wandb (or $WANDB_DIR/wandb), grouped as sweep-<id>. Failed
+    trials are listed with their logs; the exit code is 1 only when every trial failed.
+
+    \b
+    Examples:
+      metallmix-wandb sweep sweeps/smoke.yaml --offline --count 3
+      metallmix-wandb sweep sweeps/baseline_bayes.yaml --offline --dataset data/new.npz
+      metallmix-wandb sweep sweeps/meta_dataset.yaml --project medmnist-meta --agent --count 50
+    """
+    from metallmix_wandb.pipelines.offline_sweep import SweepError, online_sweep, parse_set
+
+    try:
+        overrides = parse_set(sets)
+        if dataset is not None:
+            overrides.setdefault("dataset", str(dataset.resolve()))
+        if not offline:
+            sys.exit(online_sweep(sweep_yaml, project=project, entity=entity, count=count,
+                                  overrides=overrides, run_agent=run_agent, echo=click.echo))
+        report = _offline(sweep_yaml, count, project, overrides, seed)
+    except SweepError as exc:
+        click.secho(f"error: {exc}", fg="red", err=True)
+        sys.exit(2)
+    sys.exit(1 if report.failed and len(report.failed) == len(report.trials) else 0)
+
+
+def _offline(sweep_yaml: Path, count: int | None, project: str | None, overrides: dict, seed: int | None):  # noqa: ANN202
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from metallmix_wandb.pipelines.offline_sweep import (
+        Trial,
+        load_sweep_config,
+        run_offline_sweep,
+        trial_budget,
+    )
+
+    console = Console(stderr=True)
+    total = trial_budget(load_sweep_config(sweep_yaml, overrides), count)
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TextColumn("{task.fields[status]}"), console=console) as progress:
+        task = progress.add_task(f"sweep {sweep_yaml.name}", total=total, status="")
+
+        def on_update(t: Trial) -> None:
+            last = t.history[-1] if t.history else {}
+            status = f"trial {t.index + 1} {t.config.get('base_model', '')} {t.state}"
+            if "val/acc" in last:
+                status += f" epoch {int(last.get('epoch', 0)) + 1} val/acc={last['val/acc']:.3f}"
+            if t.state in ("finished", "failed", "crashed"):
+                progress.advance(task)
+                mark = "[green]ok[/]" if t.state == "finished" else f"[red]{t.state}[/]"
+                acc = t.summary.get("test/acc")
+                detail = f"test/acc={acc:.4f}" if isinstance(acc, float) else (t.error or "").strip()[-300:]
+                progress.console.print(f"{mark} {t.run_id} {escape(_short(t.config))} {escape(detail)}"
+                                       + (" (stopped early)" if t.stopped_early else ""), soft_wrap=True)
+            progress.update(task, status=escape(status))
+
+        report = run_offline_sweep(sweep_yaml, count=count, project=project, overrides=overrides, seed=seed,
+                                   on_update=on_update)
+    ok = len(report.trials) - len(report.failed)
+    console.print(f"{ok}/{len(report.trials)} trials finished; runs in {escape(report.wandb_dir)} "
+                  f"(group {report.group}, project {escape(report.project or 'uncategorized')})",
+                  soft_wrap=True)
+    for t in report.failed:
+        console.print(f"[red]{t.state}[/] {t.run_id} exit {t.exit_code}: log {escape(str(t.log_path))}",
+                      soft_wrap=True)
+    return report
+
+
+def _short(config: dict) -> str:
+    keys = ("base_model", "fine_tuning", "optimizer", "learning_rate", "batch_size")
+    return " ".join(f"{k}={config[k]}" for k in keys if k in config)
