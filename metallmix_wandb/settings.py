@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     metric: str = Field("test/acc", validation_alias=_alias("metric"))
     time_metric: str = Field("train_time_s", validation_alias=_alias("time_metric"))
     top_k: int = Field(8, ge=1, validation_alias=_alias("top_k"))
+    n_jobs: int = Field(1, ge=1, validation_alias=_alias("n_jobs"),
+                        description="XGBoost threads; 1 is fastest on a small shared machine")
     llm_base_url: str | None = Field(None, validation_alias=_alias("llm_base_url"))
     llm_model: str | None = Field(None, validation_alias=_alias("llm_model"))
     llm_api_key: SecretStr | None = Field(None, validation_alias=_alias("llm_api_key", "OPENAI_API_KEY"))

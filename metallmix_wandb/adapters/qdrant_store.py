@@ -136,6 +136,29 @@ class ExperimentStore:
             n += len(batch)
         return n
 
+    def set_shap_top3(self, top3: dict[str, list[dict[str, Any]]]) -> int:
+        """Write each run's 3 most influential features (keyed by run path) into its payload, in
+        batched `set_payload` operations. Points that already hold the same list, and runs not in
+        the collection, are left alone (embedded Qdrant commits every point to SQLite, ~2-20 ms
+        each); returns how many points were written."""
+        from qdrant_client import models
+
+        if not self.exists():
+            return 0
+        ids = {point_id(path): items for path, items in top3.items()}
+        stored = {
+            str(p.id): (p.payload or {}).get("shap_top3")
+            for p in self.client.retrieve(self.collection, ids=list(ids), with_payload=["shap_top3"])
+        }
+        ops = [
+            models.SetPayloadOperation(set_payload=models.SetPayload(payload={"shap_top3": top}, points=[i]))
+            for i, top in ids.items() if i in stored and stored[i] != top
+        ]
+        for start in range(0, len(ops), BATCH):
+            batch = ops[start:start + BATCH]
+            self.client.batch_update_points(self.collection, update_operations=batch, wait=True)
+        return len(ops)
+
     def all(self) -> Iterator[Experiment]:
         if not self.exists():
             return

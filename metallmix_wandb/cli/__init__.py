@@ -24,6 +24,7 @@ def main() -> None:
 
 def _register() -> None:
     from metallmix_wandb.cli import knowledge  # noqa: F401  (sync, similar)
+    from metallmix_wandb.cli import explain_cmd  # noqa: F401
     from metallmix_wandb.cli import train_cmds  # noqa: F401
 
 

@@ -23,12 +23,17 @@ def _fail(message: str) -> None:
               help="Read offline run folders (a `wandb/` dir, or one run folder) instead of the W&B API.")
 @click.option("--metric", help="Target metric in each run's summary (default test/acc).")
 @click.option("--show-skipped", is_flag=True, help="List every skipped run with its reason.")
+@click.option("--no-explain", is_flag=True, help="Skip the meta-learner + SHAP knowledge (see `explain`).")
+@click.option("--space", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The sweep YAML whose parameters the meta-learner uses (default: inferred from the runs).")
 def sync(project: str | None, entity: str | None, qdrant_path: Path | None, qdrant_url: str | None,
-         offline_dir: Path | None, metric: str | None, show_skipped: bool) -> None:
+         offline_dir: Path | None, metric: str | None, show_skipped: bool, no_explain: bool,
+         space: Path | None) -> None:
     """Read runs (W&B API, or offline folders) into the Qdrant knowledge base.
 
     Crashed, killed, NaN and metric-less runs stay out, each with a reason. Re-running updates
-    points in place: it never duplicates.
+    points in place: it never duplicates. Then, unless --no-explain, runs `explain`: the
+    meta-learner, its SHAP summary and the `metallmix-knowledge-PROJECT` artifact.
 
     \b
     Examples:
@@ -65,6 +70,30 @@ def sync(project: str | None, entity: str | None, qdrant_path: Path | None, qdra
     except (StoreError, NothingToSyncError) as exc:
         _fail(str(exc))
     _print_report(console, report, show_skipped)
+    if not no_explain:
+        _explain_after_sync(console, settings, space)
+
+
+def _explain_after_sync(console, settings, space_yaml: Path | None) -> None:  # noqa: ANN001
+    """A sync that worked stays a success when the runs cannot train a meta-learner yet: say why."""
+    from rich.text import Text
+
+    from metallmix_wandb.adapters.qdrant_store import StoreError
+    from metallmix_wandb.cli.explain_cmd import print_knowledge, run_explain
+    from metallmix_wandb.core.search_space import SearchSpace, SearchSpaceError
+    from metallmix_wandb.pipelines.explain import MetaLearnerError
+
+    try:
+        space = SearchSpace.from_yaml(space_yaml) if space_yaml else None
+    except SearchSpaceError as exc:
+        _fail(str(exc))
+    try:
+        with open_store(settings) as store:
+            knowledge = run_explain(store, settings, space=space)
+    except (StoreError, MetaLearnerError) as exc:
+        console.print(Text.assemble(("meta-learner knowledge not updated: ", "yellow"), str(exc)))
+        return
+    print_knowledge(knowledge)
 
 
 def _source(settings, offline_dir: Path | None):  # noqa: ANN001, ANN202
