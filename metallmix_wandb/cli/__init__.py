@@ -26,6 +26,8 @@ def _register() -> None:
     from metallmix_wandb.cli import knowledge  # noqa: F401  (sync, similar)
     from metallmix_wandb.cli import explain_cmd  # noqa: F401
     from metallmix_wandb.cli import train_cmds  # noqa: F401
+    from metallmix_wandb.cli import llm_cmds  # noqa: F401  (llm serve, llm status)
+    from metallmix_wandb.cli import recommend_cmd  # noqa: F401  (recommend, judge)
 
 
 _register()

@@ -1,0 +1,142 @@
+"""`recommend` end to end on real offline runs, real Qdrant, the real meta-learner, and LLM endpoints
+that answer well or badly (a scripted loopback server on 127.0.0.1; the real local model is in
+test_recommend_local_llm.py). The rule under test: nothing outside the space is logged or enqueued."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from metallmix_wandb.adapters.wandb_offline import find_run_dirs, parse_run_dir
+from metallmix_wandb.cli import main
+from metallmix_wandb.core.search_space import SearchSpace
+from tests.support.fake_llm import FakeLLMServer, llama_cpp_like, reply
+from tests.support.synthetic import EXPLAIN_PROJECT, OfflineExplainProject, offline_explain_project  # noqa: F401
+from tests.support.wandb_runs import offline_env
+
+MF = {"n_instances": 3000, "n_classes": 4, "modality": "CT", "imbalance_ratio": 2.0}
+
+
+@pytest.fixture
+def kb(offline_explain_project: OfflineExplainProject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: F811
+    """A synced + explained project; recommendation runs land in their own offline folder."""
+    runs = offline_env(tmp_path / "rec_runs", monkeypatch)
+    monkeypatch.setenv("METALLMIX_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("METALLMIX_QDRANT_PATH", str(tmp_path / "qdrant"))
+    monkeypatch.delenv("METALLMIX_LLM_BASE_URL", raising=False)
+    synced = CliRunner().invoke(main, ["sync", "--project", EXPLAIN_PROJECT, "--offline-dir",
+                                       str(offline_explain_project.wandb_dir), "--space",
+                                       str(offline_explain_project.space_path), "--no-explain"])
+    assert synced.exit_code == 0, synced.output
+    explained = CliRunner().invoke(main, ["explain", "--project", EXPLAIN_PROJECT, "--space",
+                                          str(offline_explain_project.space_path), "--no-wandb"])
+    assert explained.exit_code == 0, explained.output
+    mf = tmp_path / "mf.json"
+    mf.write_text(json.dumps(MF))
+    return {"runs": runs, "mf": mf, "space": SearchSpace.from_yaml(offline_explain_project.space_path)}
+
+
+def _recommend(kb: dict, *extra: str) -> tuple[int, str, dict | None]:
+    result = CliRunner().invoke(main, ["recommend", "--project", EXPLAIN_PROJECT, "--meta-features", str(kb["mf"]),
+                                       "--json", *extra])
+    try:
+        return result.exit_code, result.output, json.loads(result.stdout)
+    except ValueError:
+        return result.exit_code, result.output, None
+
+
+def _logged(kb: dict) -> list:
+    return [parse_run_dir(d) for d in find_run_dirs(kb["runs"])] if kb["runs"].exists() else []
+
+
+def _answer(*configs: dict, explanation: str = "lr 1e-3 helps per SHAP") -> str:
+    return json.dumps({"configs": list(configs), "explanation": explanation})
+
+
+def test_no_llm_returns_the_meta_learner_best_and_logs_it(kb: dict) -> None:
+    code, out, data = _recommend(kb, "--no-llm")
+    assert code == 0, out
+    rec = data["recommendation"]
+    assert rec["source"] == "meta-learner" and kb["space"].without("dataset").validate_config(rec["config"]).ok
+    assert len(rec["evidence"]) == 8 and rec["timings"]["total_s"] > 0
+    (run,) = _logged(kb)
+    assert run.job_type == "recommendation" and run.state == "finished"
+    assert run.config["recommended"] == rec["config"] and run.summary["predicted/score"] == rec["predicted"]["score"]
+    assert (Path(run.path) / "files" / "recommendation.json").is_file()
+
+
+def test_llm_candidates_are_ranked_by_the_meta_learner(kb: dict) -> None:
+    weak = {"base_model": "mobilenet_v2", "fine_tuning": "feature_extraction", "learning_rate": 1e-05,
+            "batch_size": 64, "dropout": 0.2}
+    strong = {"base_model": "resnet50", "fine_tuning": "full", "learning_rate": 0.001, "batch_size": 16,
+              "dropout": 0.4}
+    judge = json.dumps({"format": 4, "accuracy": 3, "completeness": 3, "conciseness": 4, "fluency": 4,
+                        "rationale": "ok"})
+    with FakeLLMServer([llama_cpp_like(_answer(weak, strong)), llama_cpp_like(_answer(weak, strong)),
+                        reply(judge)]) as server:
+        code, out, data = _recommend(kb, "--base-url", server.base_url, "--model", "fake", "--candidates", "2",
+                                     "--judge-repeats", "1", "--api-key", "sk-secret-123")
+    assert code == 0, out
+    rec = data["recommendation"]
+    assert rec["source"] == "llm" and rec["llm_first_choice"]["learning_rate"] == 1e-05
+    assert rec["config"]["learning_rate"] == 0.001 and rec["config"]["epochs"] == 10
+    assert rec["judge_scores"]["accuracy"] == 3.0 and rec["raw_valid"] is True
+    assert all(h.get("authorization") == "Bearer sk-secret-123" for h in server.headers)
+    (run,) = _logged(kb)
+    assert "sk-secret-123" not in Path(run.path).joinpath("files", "recommendation.json").read_text()
+    assert "sk-secret-123" not in json.dumps(run.config) and "sk-secret-123" not in out
+
+
+@pytest.mark.parametrize("bad", [
+    _answer({"base_model": "gpt-9", "fine_tuning": "full", "learning_rate": 5.0, "batch_size": 7, "dropout": 0.9}),
+    "Sure! Here is my recommendation: use a big model.",
+    '{"configs": [{"base_model": "resnet50", "fine_tun',
+])
+def test_invalid_llm_answers_are_never_logged(kb: dict, bad: str) -> None:
+    with FakeLLMServer([reply(bad)]) as server:
+        code, out, data = _recommend(kb, "--base-url", server.base_url, "--model", "fake", "--max-repairs", "1",
+                                     "--queue", "gpu")
+        assert len(server.requests) == 2  # the answer and one repair
+    assert code == 2 and "Nothing was logged or enqueued" in out and data is None
+    assert _logged(kb) == [] and not list(kb["runs"].parent.rglob("*.launch.json"))
+
+
+def test_fallback_to_the_meta_learner_is_flagged(kb: dict) -> None:
+    with FakeLLMServer([reply("no idea")]) as server:
+        code, out, data = _recommend(kb, "--base-url", server.base_url, "--model", "fake", "--max-repairs", "0",
+                                     "--fallback", "meta-learner")
+    assert code == 0, out
+    rec = data["recommendation"]
+    assert rec["source"] == "meta-learner-fallback" and rec["warnings"] and rec["raw_valid"] is False
+    assert "gave no usable configuration" in rec["explanation"]
+
+
+def test_unreachable_llm_is_a_clear_error(kb: dict) -> None:
+    code, out, _ = _recommend(kb, "--base-url", "http://127.0.0.1:9/v1", "--model", "m")
+    assert code == 2 and "127.0.0.1:9" in out and _logged(kb) == []
+
+
+def test_queue_without_a_server_keeps_a_valid_spec(kb: dict) -> None:
+    code, out, data = _recommend(kb, "--no-llm", "--queue", "gpu-queue", "--entity", "team")
+    assert code == 3 and "not enqueued" in out
+    spec = json.loads(Path(data["launch"]["spec"]).read_text())
+    assert spec["queue"] == "gpu-queue" and spec["job"] == f"team/{EXPLAIN_PROJECT}/metallmix-train:latest"
+    run_config = spec["overrides"]["run_config"]
+    assert kb["space"].without("dataset").validate_config(run_config).ok
+
+
+def test_judge_rescoring_a_logged_recommendation(kb: dict) -> None:
+    assert _recommend(kb, "--no-llm")[0] == 0
+    (run,) = _logged(kb)
+    judge = json.dumps({"format": 2, "accuracy": 1, "completeness": 2, "conciseness": 3, "fluency": 3})
+    with FakeLLMServer([reply(judge)]) as server:
+        result = CliRunner().invoke(main, ["judge", run.path, "--project", EXPLAIN_PROJECT, "--base-url",
+                                           server.base_url, "--model", "fake", "--repeats", "2"])
+        assert len(server.requests) >= 2
+        sent = server.requests[0]["messages"][-1]["content"]
+        assert "meta-learner's best configuration" in sent and str(run.config["recommended"]["batch_size"]) in sent
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["scores"]["accuracy"] == 1.0
