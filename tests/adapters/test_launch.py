@@ -11,6 +11,7 @@ from metallmix_wandb.adapters.launch import LaunchError, enqueue, run_local, wri
 from metallmix_wandb.adapters.wandb_offline import find_run_dirs, parse_run_dir
 from metallmix_wandb.core.launch_spec import LaunchSpecError, build_launch_spec
 from metallmix_wandb.core.search_space import SearchSpace
+from tests.support.wandb_runs import wait_for_exit_record
 
 REPO = Path(__file__).resolve().parents[2]
 SMOKE = SearchSpace.from_yaml(REPO / "sweeps" / "smoke.yaml").without("dataset")
@@ -38,7 +39,9 @@ def test_run_local_trains_through_the_launch_contract(wandb_offline_env: Path, b
                              group="recommendation-abc", tags=["metallmix-recommendation"])
     result = run_local(write_spec(spec, tmp_path, "rec"), spec, timeout_s=300)
     assert result.exit_code == 0, result.log_tail
-    (run,) = [parse_run_dir(d) for d in find_run_dirs(wandb_offline_env)]
+    (run_dir,) = find_run_dirs(wandb_offline_env)
+    wait_for_exit_record(run_dir)
+    run = parse_run_dir(run_dir)
     assert run.state == "finished" and run.project == "launch-test" and run.group == "recommendation-abc"
     assert run.tags == ["metallmix-recommendation"]
     for key, value in config.items():
