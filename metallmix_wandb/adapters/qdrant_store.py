@@ -179,7 +179,7 @@ class ExperimentStore:
         exclude_datasets: Sequence[str] = (),
         only_finished: bool = True,
     ) -> list[Neighbour]:
-        """Nearest first. Filters are applied to an over-fetched, growing window of neighbours rather
+        """Nearest first; `exclude_datasets` matches a run's dataset value or its short name. Filters are applied to an over-fetched, growing window of neighbours rather
         than as a Qdrant payload filter: embedded Qdrant checks a filter point by point in Python
         (~25 ms per 1,000 points), while an unfiltered query takes ~1 ms. Results are the same on
         both backends; leave-one-dataset-out, whose hidden dataset is always nearest, needs a few
@@ -192,7 +192,8 @@ class ExperimentStore:
             points = self.client.query_points(self.collection, query=vector, limit=limit, with_payload=True).points
             keep = [
                 p for p in points
-                if p.payload["dataset"] not in excluded and (not only_finished or p.payload.get("state") == "finished")
+                if p.payload["dataset"] not in excluded and p.payload.get("dataset_name") not in excluded
+                and (not only_finished or p.payload.get("state") == "finished")
             ]
             if len(keep) >= k or len(points) < limit:
                 return [Neighbour(experiment=Experiment.model_validate(p.payload), distance=p.score) for p in keep[:k]]

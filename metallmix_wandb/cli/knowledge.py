@@ -155,7 +155,7 @@ def similar(project: str | None, entity: str | None, qdrant_path: Path | None, q
       metallmix-wandb similar --project medmnist-meta --meta-features hospital_mri.json --json
     """
     from metallmix_wandb.adapters.qdrant_store import StoreError
-    from metallmix_wandb.pipelines.similar import meta_features_for
+    from metallmix_wandb.pipelines.similar import exclusion_keys, meta_features_for
     from metallmix_wandb.pipelines.similar import similar as run_similar
     from metallmix_wandb.settings import load_settings
 
@@ -167,7 +167,7 @@ def similar(project: str | None, entity: str | None, qdrant_path: Path | None, q
         _fail(str(exc))
     try:
         with open_store(settings) as store:
-            hits = run_similar(store, meta, settings.top_k, exclude_dataset)
+            hits = run_similar(store, meta, settings.top_k, exclusion_keys(exclude_dataset))
     except StoreError as exc:
         _fail(str(exc))
     if as_json:
@@ -186,10 +186,15 @@ def _print_neighbours(meta, hits, metric: str) -> None:  # noqa: ANN001
     console = Console()
     console.print("meta-features: " + ", ".join(
         f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in meta.items()))
-    table = Table("#", "dataset", "distance", metric, "config", title=f"{len(hits)} nearest experiments")
+    # Keys with one value across all hits go in the caption once; the rows show what differs.
+    keys = sorted({k for h in hits for k in h.experiment.config})
+    varying = [k for k in keys if len({repr(h.experiment.config.get(k)) for h in hits}) > 1]
+    same = {k: hits[0].experiment.config.get(k) for k in keys if k not in varying} if hits else {}
+    table = Table("#", "dataset", "distance", metric, "config", title=f"{len(hits)} nearest experiments",
+                  caption=Text("all: " + ", ".join(f"{k}={v}" for k, v in same.items())) if same else None)
     for i, h in enumerate(hits, 1):
         e = h.experiment
-        cfg = ", ".join(f"{k}={v}" for k, v in sorted(e.config.items()))
+        cfg = ", ".join(f"{k}={e.config.get(k)}" for k in varying)
         score = e.summary.get(metric)
         # Run text is data: Text() keeps a run named "[bold]..." from being read as markup.
         table.add_row(str(i), Text(e.dataset_name or e.dataset), f"{h.distance:.3f}",

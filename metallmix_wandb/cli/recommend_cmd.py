@@ -69,7 +69,9 @@ def _llm_endpoint(settings: Any, use_llm: bool, err: Any) -> Iterator[tuple[Any,
 @click.option("--fallback", type=click.Choice(["none", "meta-learner"]), default="none", show_default=True,
               help="What to return when the LLM gives no valid config.")
 @click.option("--max-repairs", type=click.IntRange(min=0), default=2, show_default=True)
-@click.option("--exclude-dataset", multiple=True, help="Hide this dataset's runs (repeatable).")
+@click.option("--exclude-dataset", multiple=True,
+              help="Leave this dataset's runs (path or short name) out of the evidence (repeatable); the "
+              "meta-learner is unchanged: `evaluate` does full leave-one-dataset-out.")
 @click.option("--queue", help="Enqueue the config on this W&B Launch queue.")
 @click.option("--job", help="Launch job (default ENTITY/PROJECT/metallmix-train:latest).")
 @click.option("--run-local", is_flag=True, help="Train the config now, through the Launch contract.")
@@ -92,7 +94,7 @@ def recommend(**opts: Any) -> None:
     from metallmix_wandb.adapters.qdrant_store import StoreError
     from metallmix_wandb.core.search_space import SearchSpace, SearchSpaceError
     from metallmix_wandb.pipelines.recommend import RecommendError, RecommendRequest, recommend as run
-    from metallmix_wandb.pipelines.similar import meta_features_for
+    from metallmix_wandb.pipelines.similar import exclusion_keys, meta_features_for
     from metallmix_wandb.settings import load_settings
 
     err = Console(stderr=True)
@@ -110,7 +112,7 @@ def recommend(**opts: Any) -> None:
     req = RecommendRequest(mode=opts["mode"], top_k=settings.top_k, candidates=opts["candidates"],
                            use_llm=not opts["no_llm"], fallback=opts["fallback"], judge=not opts["no_judge"],
                            judge_repeats=opts["judge_repeats"], max_repairs=opts["max_repairs"],
-                           exclude_datasets=tuple(opts["exclude_dataset"]), metric=settings.metric,
+                           exclude_datasets=exclusion_keys(tuple(opts["exclude_dataset"])), metric=settings.metric,
                            time_metric=settings.time_metric)
     if req.use_llm and not settings.llm_base_url:  # the embedded demo model: keep its answer short
         req = req.model_copy(update={"explanation_max_chars": 400})

@@ -32,3 +32,16 @@ def meta_features_for(data: Path | None = None, meta_json: Path | None = None,
 def similar(store: ExperimentStore, meta: dict[str, MetaValue], k: int,
             exclude_datasets: tuple[str, ...] = ()) -> list[Neighbour]:
     return store.search(meta, k=k, exclude_datasets=exclude_datasets)
+
+
+def exclusion_keys(values: tuple[str, ...]) -> tuple[str, ...]:
+    """What a user's --exclude-dataset may mean: the value as logged, its absolute path (runs log the
+    path they were given, often resolved), or the dataset's short name."""
+    from metallmix_wandb.core.experiments import dataset_label
+
+    keys: set[str] = set()
+    for v in values:
+        keys.update({v, dataset_label(v)})
+        if Path(v).exists():
+            keys.add(str(Path(v).resolve()))
+    return tuple(sorted(keys))

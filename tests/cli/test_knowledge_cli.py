@@ -39,6 +39,9 @@ def test_sync_then_similar_from_meta_features_json(offline_project: OfflineProje
     code, out = _invoke("similar", "--project", PROJECT, "--meta-features", str(mf), "--qdrant-path", q,
                         "--exclude-dataset", "/data/big_ct.npz")
     assert code == 0 and "big_ct" not in out and "nearest experiments" in out
+    code, out = _invoke("similar", "--project", PROJECT, "--meta-features", str(mf), "--qdrant-path", q,
+                        "--exclude-dataset", "big_ct", "--json")  # the short name works too
+    assert code == 0 and "/data/big_ct.npz" not in [n["dataset"] for n in json.loads(out)["neighbours"]]
 
 
 def test_similar_from_a_real_image_dataset(offline_project: OfflineProject, tmp_path: Path) -> None:  # noqa: F811
