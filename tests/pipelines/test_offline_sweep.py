@@ -178,7 +178,7 @@ def test_smoke_sweep_makes_real_offline_runs(wandb_offline_env: Path, breastmnis
     assert [r["exit_code"] for r in results] == [0, 0]
     assert {Path(r["run_dir"]) for r in results} == set(run_dirs)
     for r in results:
-        assert r["config"]["dataset"] == str(breastmnist) and r["config"]["epochs"] == 1
+        assert Path(r["config"]["dataset"]).resolve() == breastmnist.resolve() and r["config"]["epochs"] == 1
         assert r["config"]["meta/modality"] == "US" and len(r["history"]) == 1
         assert 0.0 <= r["summary"]["test/acc"] <= 1.0
 
