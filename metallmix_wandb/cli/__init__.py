@@ -28,6 +28,10 @@ def _register() -> None:
     from metallmix_wandb.cli import train_cmds  # noqa: F401
     from metallmix_wandb.cli import llm_cmds  # noqa: F401  (llm serve, llm status)
     from metallmix_wandb.cli import recommend_cmd  # noqa: F401  (recommend, judge)
+    from metallmix_wandb.cli import import_cmd  # noqa: F401  (import)
+    from metallmix_wandb.cli import evaluate_cmd  # noqa: F401  (evaluate)
+    from metallmix_wandb.cli import report_cmd  # noqa: F401  (report)
+    from metallmix_wandb.cli import tune_cmd  # noqa: F401  (tune)
 
 
 _register()

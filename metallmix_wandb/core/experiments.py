@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from metallmix_wandb.core.records import Experiment, MetaValue, RawRun, SkippedRun, TrajectorySummary
+from metallmix_wandb.core.trajectory import summarise_curve
 
 META_PREFIX = "meta/"
 # Logged beside the hyperparameters but chosen by nobody: facts about the run or the data.
@@ -46,15 +47,10 @@ def split_config(config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, M
     return hparams, {k: (float(v) if isinstance(v, int | float) else v) for k, v in meta.items()}
 
 
-def summarise_trajectory(history: list[Mapping[str, Any]], metric: str) -> TrajectorySummary:
-    values = [(i, _finite_number(row.get(metric))) for i, row in enumerate(history)]
-    points = [(i, v) for i, v in values if v is not None]
-    if not points:
-        return TrajectorySummary(epochs=len(history), metric=metric)
-    best_i, best_v = max(points, key=lambda p: p[1])
-    return TrajectorySummary(
-        epochs=len(history), best_epoch=best_i, best_value=best_v, final_value=points[-1][1], metric=metric
-    )
+def summarise_trajectory(history: list[Mapping[str, Any]], metric: str,
+                         train_time_s: float | None = None) -> TrajectorySummary:
+    """The Trajectory Context Summarizer's digest of a run's curve (core/trajectory.py)."""
+    return summarise_curve(history, metric, train_time_s=train_time_s)
 
 
 def _skip(raw: RawRun, reason: str, detail: str = "") -> SkippedRun:
@@ -91,6 +87,6 @@ def to_experiment(raw: RawRun, names: MetricNames, run_path: str | None = None) 
         run_path=run_path or raw.path, run_id=raw.run_id, name=raw.name, source=raw.path, dataset=dataset,
         dataset_name=name if isinstance(name, str) and name else dataset_label(dataset),
         config=hparams, meta_features=meta, summary=summary, history=raw.history, state=raw.state,
-        train_time_s=train_time, trajectory=summarise_trajectory(raw.history, names.curve),
+        train_time_s=train_time, trajectory=summarise_trajectory(raw.history, names.curve, train_time),
         created_at=raw.created_at,
     )

@@ -31,13 +31,24 @@ class RawRun(BaseModel):
 
 
 class TrajectorySummary(BaseModel):
-    """Deterministic digest of a run's per-epoch curve (the fuller TCS builds on this)."""
+    """Deterministic digest of a run's per-epoch curve: the Trajectory Context Summarizer's per-run
+    output (core/trajectory.py). Every field past `metric` has a default, so payloads stored before
+    they existed still read."""
 
     epochs: int = 0
-    best_epoch: int | None = None
+    best_epoch: int | None = Field(None, description="index into the history of the best value")
     best_value: float | None = None
     final_value: float | None = None
     metric: str | None = None
+    goal: str = "maximize"
+    train_val_gap: float | None = Field(None, description="train minus val at the last epoch with both "
+                                        "(accuracy; val minus train for a loss): > 0 means overfitting")
+    slope: float | None = Field(None, description="least-squares slope per epoch over the last epochs")
+    trend: str | None = Field(None, description="improving | plateau | diverging | too short")
+    volatility: float | None = Field(None, description="std of the epoch-to-epoch changes")
+    time_per_epoch_s: float | None = None
+    diverged: bool = Field(False, description="a non-finite loss, or the training loss blew up")
+    crashed: bool = Field(False, description="the run did not finish (no usable summary metric)")
 
 
 class Experiment(BaseModel):

