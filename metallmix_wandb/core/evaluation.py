@@ -278,22 +278,26 @@ def reference_score(reference: Sequence[float], value: float | None, train_time_
 
 def merge_reports(reports: Sequence[EvaluationReport]) -> EvaluationReport:
     """Several evaluations of one project and metric as one (e.g. the baselines on every dataset and
-    the LLMs on a few): results concatenated, a method evaluated twice keeps its later results, and
-    the summary is recomputed. Each method's numbers cover the datasets it ran on (see `notes`)."""
+    the LLMs on a few): results concatenated, a (method, dataset) evaluated twice keeps its later
+    results, and the summary is recomputed. Each method's numbers cover the datasets it ran on (`notes`)."""
     if not reports:
         raise ValueError("no evaluation to merge")
     first = reports[0]
     if any(r.metric != first.metric for r in reports):
         raise ValueError(f"evaluations of different metrics: {sorted({r.metric for r in reports})}")
-    latest: dict[str, list[MethodResult]] = {}
-    for r in reports:
-        methods = {x.method for x in r.results}
-        for m in methods:
-            latest[m] = [x for x in r.results if x.method == m]
-    results = [x for rs in latest.values() for x in rs]
+    cells: dict[tuple[str, str], list[MethodResult]] = {}
+    for r in reports:  # a later evaluation of a (method, dataset) replaces the earlier one
+        fresh: dict[tuple[str, str], list[MethodResult]] = {}
+        for x in r.results:
+            fresh.setdefault((x.method, x.dataset), []).append(x)
+        cells.update(fresh)
+    results = [x for rs in cells.values() for x in rs]
     datasets = list(dict.fromkeys(d for r in reports for d in r.datasets))
-    notes = [n for r in reports for n in r.notes]
-    covered = {m: len({x.dataset for x in rs}) for m, rs in latest.items()}
+    notes = [n for r in reports for n in r.notes if not n.startswith("LLM methods ran on")]
+    latest: dict[str, set[str]] = {}
+    for method, dataset in cells:
+        latest.setdefault(method, set()).add(dataset)
+    covered = {m: len(d) for m, d in latest.items()}
     if len(set(covered.values())) > 1:
         notes.append("methods cover different datasets: " + ", ".join(f"{m} {n}" for m, n in covered.items()))
     return first.model_copy(update={

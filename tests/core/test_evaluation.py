@@ -151,9 +151,11 @@ def test_merged_evaluations_keep_the_later_run_of_a_method() -> None:
     base = report([_result("random", "a", 0.5, 0), _result("random", "b", 0.7, 0), _result("meta", "a", 0.9)],
                   ["a", "b"])
     llm = report([_result("llm:x", "a", 0.8), _result("meta", "a", 0.1)], ["a"])
-    merged = merge_reports([base, llm])
+    more = report([_result("llm:x", "b", 0.6)], ["b"])
+    merged = merge_reports([base, llm, more])
     assert {s.method for s in merged.summary} == {"random", "meta", "llm:x"}
     assert next(s for s in merged.summary if s.method == "meta").median_percentile == 0.1
+    assert next(s for s in merged.summary if s.method == "llm:x").datasets == 2
     assert merged.datasets == ["a", "b"] and any("cover different datasets" in n for n in merged.notes)
     with pytest.raises(ValueError):
         merge_reports([base, base.model_copy(update={"metric": "other"})])
