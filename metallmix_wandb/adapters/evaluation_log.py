@@ -46,6 +46,8 @@ def result_row(r: MethodResult) -> list[Any]:
 def flat_summary(report: EvaluationReport) -> dict[str, float]:
     """`<method>/<number>` keys: what Report bar charts read from the run summary."""
     out: dict[str, float] = {}
+    for c in report.curves:
+        out[f"{method_key(c.method)}/best_so_far_at_{c.n}"] = float(c.median_percentile)
     for s in report.summary:
         key = method_key(s.method)
         for name in ("median_percentile", "mean_percentile", "mean_metric", "median_regret", "median_response_s",
@@ -65,13 +67,18 @@ def log_evaluation(report: EvaluationReport, *, project: str, entity: str | None
     run = wandb.init(project=project, entity=entity, job_type="evaluation", reinit="create_new",
                      mode="offline" if offline else "online", dir=os.environ.get("WANDB_DIR"),
                      name=f"evaluation {report.created_at or ''}".strip(),
-                     config={"mode": report.mode, "metric": report.metric, "budget": report.budget,
+                     config={"mode": report.mode, "protocol": report.protocol, "metric": report.metric, "budget": report.budget,
                              "seeds": report.seeds, "methods": report.methods, "datasets": report.datasets,
                              "space": report.space})
     try:
         summary = wandb.Table(columns=SUMMARY_COLUMNS, data=[summary_row(s) for s in report.summary])
         results = wandb.Table(columns=RESULT_COLUMNS, data=[result_row(r) for r in report.results])
-        run.log({"evaluation/summary": summary, "evaluation/results": results})
+        logged_tables = {"evaluation/summary": summary, "evaluation/results": results}
+        if report.curves:  # --method tune: best-so-far after N trials, one row per (method, N)
+            logged_tables["evaluation/best_so_far"] = wandb.Table(
+                columns=["method", "n", "median_percentile", "mean_percentile", "datasets"],
+                data=[[c.method, c.n, c.median_percentile, c.mean_percentile, c.datasets] for c in report.curves])
+        run.log(logged_tables)
         run.summary.update(flat_summary(report))
         Path(run.dir, RESULTS_FILE).write_text(report.model_dump_json(indent=1))
         logged = LoggedEvaluation(run_id=run.id, run_path="/".join(p for p in (run.entity, run.project, run.id) if p),

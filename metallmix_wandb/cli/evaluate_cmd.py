@@ -14,6 +14,20 @@ import click
 from metallmix_wandb.cli import main
 from metallmix_wandb.cli.options import knowledge_options, open_store
 
+BASELINES = ("random", "bayes", "meta-learner", "nearest", "global-best", "zero-shot", "tune")
+"""As core/evaluation.BASELINES (kept here so `--help` does not import numpy; a test checks they agree)."""
+
+
+def _baselines(text: str) -> list[str]:
+    names = _names(text)
+    if names == ["none"]:
+        return []
+    unknown = [n for n in names if n not in BASELINES]
+    if unknown:
+        raise click.BadParameter(f"unknown baseline(s) {unknown}; choose from {', '.join(BASELINES)} or none",
+                                 param_hint="--baselines")
+    return names
+
 
 def _fail(message: str) -> None:
     click.secho(f"error: {message}", fg="red", err=True)
@@ -68,6 +82,10 @@ def _endpoints(settings: Any, models: list[str], no_llm: bool, judge_model: str 
               help="Lookup mode. Alone: the knowledge base's runs are the table (they must cover every config "
               "of the space). With TABLE (CSV/JSONL/Parquet in the `import` format): score against it. "
               "Without --lookup: train mode (every choice is trained here through the Launch contract).")
+@click.option("--method", "protocol", type=click.Choice(["recommend", "tune"]), default="recommend", show_default=True,
+              help="recommend: every method chooses one config. tune: every method gets --budget trials (lookup "
+              "mode; `tune` with and without the LLM against random search and BO at the same budget and seeds), "
+              "reported as the best-so-far percentile after 1, 3, 5, 10 and --budget trials.")
 @click.option("--train-timeout", type=click.IntRange(min=1), help="Train mode: seconds allowed per training run.")
 @click.option("--space", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Sweep YAML of the space (default: the knowledge's space, else inferred from the runs).")
@@ -76,11 +94,11 @@ def _endpoints(settings: Any, models: list[str], no_llm: bool, judge_model: str 
 @click.option("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 (Ollama).")
 @click.option("--api-key", envvar="METALLMIX_LLM_API_KEY", help="Endpoint key (env; never logged).")
 @click.option("--judge-model", help="Judge LLM for every model (default: each model judges itself).")
-@click.option("--baselines", default="random,bayes,meta-learner,nearest,global-best,zero-shot", show_default=True,
-              help="Comma-separated baselines.")
+@click.option("--baselines", default=",".join(BASELINES), show_default=True,
+              help="Comma-separated baselines, or none (`tune` runs with --method tune only).")
 @click.option("--no-llm", is_flag=True, help="Baselines only (no zero-shot or meta-informed LLM).")
 @click.option("--budget", type=click.IntRange(min=1), default=20, show_default=True,
-              help="Evaluations per random-search / BO run.")
+              help="Evaluations per random-search / BO run (and trials per tune with --method tune).")
 @click.option("--seeds", default="3", show_default=True, help="Seeds for RS/BO: a count, or a list like 0,1,2.")
 @click.option("--datasets", help="Comma-separated datasets to hold out (default: all).")
 @click.option("--llm-datasets", type=click.IntRange(min=0), help="Run the LLM methods on the first N datasets only.")
@@ -103,6 +121,7 @@ def evaluate(**opts: Any) -> None:
       metallmix-wandb evaluate --project nb201 --lookup full_grid.parquet --metric val/acc --no-llm
       metallmix-wandb evaluate --project medmnist-meta --lookup --models gemma3:4b,qwen2.5-coder:7b \\
           --base-url http://localhost:11434/v1 --budget 20 --seeds 3
+      metallmix-wandb evaluate --project nb201 --lookup full_grid.parquet --method tune --budget 10 --no-llm
     """
     from rich.console import Console
 
@@ -124,6 +143,10 @@ def evaluate(**opts: Any) -> None:
     from metallmix_wandb.cli.evaluation_output import print_summary
 
     print_summary(out, report)
+    if report.curves:
+        from metallmix_wandb.cli.evaluation_output import print_curves
+
+        print_curves(out, report)
     _deliver(report, settings, opts, err)
 
 
@@ -165,9 +188,11 @@ def _run(settings: Any, opts: dict[str, Any], err: Any) -> Any:
                 trainer = LaunchTrainer(space, project=settings.project, metric=settings.metric,
                                         time_metric=settings.time_metric, timeout_s=opts["train_timeout"],
                                         folder=results_folder(settings.cache_dir, settings.project) / "train")
+            if opts["protocol"] == "tune" and table is None:
+                _fail("--method tune runs in lookup mode only (each trial looks up the table): pass --lookup")
             req = EvaluateRequest(
-                project=settings.project, metric=settings.metric, time_metric=settings.time_metric,
-                budget=opts["budget"], seeds=_seeds(opts["seeds"]), baselines=_names(opts["baselines"]),
+                protocol=opts["protocol"], project=settings.project, metric=settings.metric, time_metric=settings.time_metric,
+                budget=opts["budget"], seeds=_seeds(opts["seeds"]), baselines=_baselines(opts["baselines"]),
                 datasets=_names(opts["datasets"]) or None, llm_datasets=opts["llm_datasets"],
                 top_k=settings.top_k, judge=not opts["no_judge"], judge_repeats=opts["judge_repeats"],
                 max_repairs=opts["max_repairs"], explanation_max_chars=opts["explanation_max_chars"],

@@ -82,3 +82,25 @@ def print_per_dataset(console: Any, report: EvaluationReport) -> None:
                           _secs(_mean([r.response_s for r in rs])), _secs(_mean([r.train_time_s for r in rs])),
                           *judge, _f(ranks[(method, first.dataset)], ".1f"))
         console.print(table)
+
+
+def print_curves(console: Any, report: EvaluationReport) -> None:
+    """The few-trial view (`--method tune`): median best-so-far percentile after N trials."""
+    from rich.table import Table
+    from rich.text import Text
+
+    ns = sorted({c.n for c in report.curves})
+    table = Table(title=f"Best-so-far after N trials — median percentile over datasets (seeds {report.seeds})",
+                  title_justify="left")
+    table.add_column("Method", justify="left")
+    for n in ns:
+        table.add_column(f"N={n}", justify="right")
+    table.add_column("Datasets", justify="right")
+    methods = list(dict.fromkeys(c.method for c in report.curves))
+    cell = {(c.method, c.n): c for c in report.curves}
+    last = ns[-1]
+    methods.sort(key=lambda m: -cell[(m, last)].median_percentile if (m, last) in cell else 0.0)
+    for m in methods:
+        table.add_row(Text(m), *[_f(cell[(m, n)].median_percentile) if (m, n) in cell else "-" for n in ns],
+                      str(max(c.datasets for c in report.curves if c.method == m)))
+    console.print(table)

@@ -27,7 +27,9 @@ Objective = Callable[[dict[str, Any]], float]
 """A config's metric (higher is better); in lookup mode, a table lookup."""
 
 Family = Literal["search", "meta", "llm"]
-BASELINES = ("random", "bayes", "meta-learner", "nearest", "global-best", "zero-shot")
+BASELINES = ("random", "bayes", "meta-learner", "nearest", "global-best", "zero-shot", "tune")
+"""`tune` (the refitted surrogate, no LLM) only runs under `--method tune`; there `meta-learner` is its
+never-refitted top-N ablation and nearest / global-best / zero-shot do not apply."""
 
 
 class SearchTrace(BaseModel):
@@ -136,6 +138,8 @@ class MethodResult(BaseModel):
     source: str | None = None
     explanation: str | None = None
     tokens: dict[str, int] = Field(default_factory=dict)
+    curve: list[float] = Field(default_factory=list, description="percentile of the best config so far after "
+                               "each trial (searches and tunes; empty for one-shot methods)")
 
     @property
     def response_s(self) -> float:
@@ -238,12 +242,58 @@ def _nan_high(x: float) -> float:
     return math.inf if math.isnan(x) else x
 
 
+CHECKPOINTS = (1, 3, 5, 10)
+
+
+class CurvePoint(BaseModel):
+    """One method's best-so-far after `n` trials, across datasets (per-dataset means over seeds first)."""
+
+    method: str
+    n: int
+    datasets: int
+    median_percentile: float
+    mean_percentile: float
+
+
+def best_so_far_curve(percentiles: Sequence[float]) -> list[float]:
+    """Percentile of the best config so far after each trial (percentile is monotone in the metric,
+    so the best config's percentile is the running maximum)."""
+    return [float(x) for x in np.maximum.accumulate(np.asarray(percentiles, dtype=np.float64))] if percentiles else []
+
+
+def at_trial(curve: Sequence[float], n: int) -> float:
+    """The best-so-far after `n` trials; a run that stopped earlier (target reached, space exhausted)
+    keeps its last value; no trial at all scores 0 (the worst config)."""
+    return float(curve[min(n, len(curve)) - 1]) if curve else 0.0
+
+
+def checkpoints_for(budget: int, ns: Sequence[int] = CHECKPOINTS) -> list[int]:
+    return sorted({n for n in ns if n <= budget} | {budget})
+
+
+def summarise_curves(results: Sequence[MethodResult], ns: Sequence[int]) -> list[CurvePoint]:
+    """Median (and mean) over datasets of each budgeted method's best-so-far percentile at each n."""
+    budgeted = {r.method for r in results if r.curve}
+    groups = per_dataset([r for r in results if r.method in budgeted])
+    methods = list(dict.fromkeys(m for m, _ in groups))
+    out = []
+    for method in methods:
+        cells = [rs for (m, _), rs in groups.items() if m == method]
+        for n in ns:
+            per = [_mean([at_trial(r.curve, n) for r in rs]) for rs in cells]
+            out.append(CurvePoint(method=method, n=n, datasets=len(cells), median_percentile=_median(per),
+                                  mean_percentile=_mean(per)))
+    return out
+
+
 class EvaluationReport(BaseModel):
     """Everything an evaluation produced: what `report` and the W&B run are built from."""
 
     project: str
     metric: str
     mode: Literal["lookup", "train"] = "lookup"
+    protocol: Literal["recommend", "tune"] = Field("recommend", description="recommend: each method chooses one "
+                                                  "config; tune: each gets `budget` trials (best-so-far curves)")
     budget: int
     seeds: list[int]
     methods: list[str]
@@ -251,6 +301,7 @@ class EvaluationReport(BaseModel):
     space: dict[str, Any] = Field(description="the evaluated search space as a W&B sweep config")
     results: list[MethodResult]
     summary: list[MethodSummary]
+    curves: list[CurvePoint] = Field(default_factory=list, description="best-so-far at the checkpoints")
     fold_seconds: dict[str, float] = Field(default_factory=dict, description="meta-learner fit per dataset")
     notes: list[str] = Field(default_factory=list)
     created_at: str | None = None
@@ -302,6 +353,7 @@ def merge_reports(reports: Sequence[EvaluationReport]) -> EvaluationReport:
         notes.append("methods cover different datasets: " + ", ".join(f"{m} {n}" for m, n in covered.items()))
     return first.model_copy(update={
         "results": results, "summary": summarise_methods(results), "datasets": datasets, "notes": notes,
+        "curves": summarise_curves(results, sorted({c.n for r in reports for c in r.curves})),
         "methods": list(latest), "seeds": sorted({s for r in reports for s in r.seeds}),
         "fold_seconds": {k: v for r in reports for k, v in r.fold_seconds.items()},
         "wandb_run": next((r.wandb_run for r in reversed(reports) if r.wandb_run), None)})

@@ -5,7 +5,9 @@ Methods: `random` and `bayes` (budgeted searches against the table, once per see
 (argmax of a meta-learner fitted without the hidden dataset), `nearest` (best run of the nearest
 dataset in the knowledge base), `global-best` (best mean percentile across the other datasets),
 `zero-shot:<model>` and `llm:<model>` (the `recommend` pipeline, zero-shot and meta-informed, on
-the fold's knowledge). Logging and printing happen in the CLI, on the returned report.
+the fold's knowledge). With `protocol="tune"` every method gets `budget` trials instead
+(pipelines/evaluate_tune.py) and the report adds best-so-far curves. Logging and printing happen in
+the CLI, on the returned report.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -25,8 +27,11 @@ from metallmix_wandb.core.evaluation import (
     MethodResult,
     SearchTrace,
     best_config_of,
+    best_so_far_curve,
+    checkpoints_for,
     global_best_config,
     random_search,
+    summarise_curves,
     summarise_methods,
 )
 from metallmix_wandb.core.lookup import LookupTable, Score
@@ -37,6 +42,7 @@ from metallmix_wandb.pipelines.recommend import recommendable_space
 
 if TYPE_CHECKING:
     from metallmix_wandb.adapters.qdrant_store import ExperimentStore
+    from metallmix_wandb.core.tune_records import TrialResult
 
 EXPLANATION_CHARS = 600
 
@@ -57,6 +63,8 @@ class LLMEndpoint(BaseModel):
 
 
 class EvaluateRequest(BaseModel):
+    protocol: Literal["recommend", "tune"] = Field("recommend", description="recommend: every method chooses one "
+                                                   "config; tune: every method gets `budget` trials")
     project: str = ""
     metric: str = "test/acc"
     time_metric: str = "train_time_s"
@@ -116,7 +124,23 @@ class _Scorer:
         return v if v is not None else -math.inf
 
     def search_cost(self, trace: SearchTrace) -> float:
-        return sum(t for c in trace.configs if (t := self.table.time(self.dataset, c)) is not None)
+        return self.trials_cost(trace.configs)
+
+    def trials_cost(self, configs: Sequence[dict[str, Any]]) -> float:
+        return sum(t for c in configs if (t := self.table.time(self.dataset, c)) is not None)
+
+    def curve(self, configs: Sequence[dict[str, Any] | None]) -> list[float]:
+        """Best-so-far percentile after each trial (a config the table lacks scores as the worst)."""
+        return best_so_far_curve([self.table.score(self.dataset, c).percentile for c in configs])
+
+    def lookup(self, config: dict[str, Any]) -> TrialResult:
+        """A tune trial in lookup mode: the table's row for this config."""
+        from metallmix_wandb.core.tune_records import TrialResult
+
+        value = self.table.value(self.dataset, config)
+        if value is None:
+            return TrialResult(config=config, status="crashed", error="the table has no result for this config")
+        return TrialResult(config=config, metric=value, train_time_s=self.table.time(self.dataset, config))
 
     def searches(self, space: SearchSpace, req: EvaluateRequest) -> list[MethodResult]:
         """Random search and BO (gp_minimize) against the table, once per seed."""
@@ -134,7 +158,7 @@ class _Scorer:
                     trace = bayes_search(space, self.objective, req.budget, seed)
                 out.append(self.result(method, "search", trace.best_config, seed=seed,
                                        compute_s=time.perf_counter() - t0, evaluations=len(trace.configs),
-                                       search_train_s=self.search_cost(trace)))
+                                       search_train_s=self.search_cost(trace), curve=self.curve(trace.configs)))
         return out
 
     def result(self, method: str, family: Family, config: dict[str, Any] | None, **extra: Any) -> MethodResult:
@@ -203,12 +227,15 @@ def evaluate(experiments: Sequence[Experiment], store: ExperimentStore, space: S
     is trained (pipelines/evaluate_train.py) and compared with the dataset's known runs."""
     if (table is None) == (trainer is None):
         raise EvaluationError("pass a lookup table (lookup mode) or a trainer (train mode)")
+    if req.protocol == "tune" and table is None:
+        raise EvaluationError("--method tune runs in lookup mode only (each trial looks up the table): pass --lookup")
     space = recommendable_space(space)
     groups = _group(experiments)
     datasets = _select(groups, table, req.datasets)
     results: list[MethodResult] = []
     fold_seconds: dict[str, float] = {}
-    needs_fold = any(b in req.baselines for b in ("meta-learner", "nearest", "global-best")) or bool(llms)
+    tune = req.protocol == "tune"
+    needs_fold = tune or any(b in req.baselines for b in ("meta-learner", "nearest", "global-best")) or bool(llms)
     for i, dataset in enumerate(datasets):
         exps = groups[dataset]
         name = exps[0].dataset_name or dataset
@@ -229,6 +256,16 @@ def evaluate(experiments: Sequence[Experiment], store: ExperimentStore, space: S
                         with_digest=use_llm, project=req.project)
         fold_seconds[name] = fold.seconds
         meta = _meta(exps)
+        if tune:
+            from metallmix_wandb.pipelines.evaluate_tune import llm_tune_methods, tune_methods
+
+            on_step(f"{name}: tuning ({req.budget} trials x {len(req.seeds)} seeds)")
+            others_flat = [e for es in others.values() for e in es]
+            results += tune_methods(scorer, space, fold, meta, others_flat, req)
+            if use_llm:
+                on_step(f"{name}: tuning with the LLM(s)")
+                results += llm_tune_methods(scorer, space, fold, meta, others_flat, store, llms, req)
+            continue
         results += _meta_methods(scorer, space, fold, meta, others, store, req)
         if use_llm:
             on_step(f"{name}: asking the LLM(s)")
@@ -238,8 +275,10 @@ def evaluate(experiments: Sequence[Experiment], store: ExperimentStore, space: S
     if req.llm_datasets is not None and llms:
         notes.append(f"LLM methods ran on the first {min(req.llm_datasets, len(datasets))} of {len(datasets)} datasets")
     return EvaluationReport(
-        project=req.project, metric=req.metric, mode="lookup" if table is not None else "train", budget=req.budget, seeds=list(req.seeds), methods=methods,
+        project=req.project, metric=req.metric, mode="lookup" if table is not None else "train",
+        protocol=req.protocol, budget=req.budget, seeds=list(req.seeds), methods=methods,
         datasets=[groups[d][0].dataset_name or d for d in datasets], space=space.to_sweep_config(),
-        results=results, summary=summarise_methods(results), fold_seconds=fold_seconds, notes=notes,
+        results=results, summary=summarise_methods(results),
+        curves=summarise_curves(results, checkpoints_for(req.budget)) if tune else [], fold_seconds=fold_seconds, notes=notes,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )

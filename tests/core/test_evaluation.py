@@ -10,9 +10,13 @@ import pytest
 from metallmix_wandb.core.evaluation import (
     EvaluationReport,
     MethodResult,
+    at_trial,
+    best_so_far_curve,
+    checkpoints_for,
     global_best_config,
     merge_reports,
     random_search,
+    summarise_curves,
     summarise_methods,
 )
 from metallmix_wandb.core.import_table import TableError, classify_columns, parse_rows, raw_run
@@ -143,11 +147,12 @@ def test_import_columns_and_bad_rows_are_reported_with_their_lines() -> None:
         classify_columns(["meta/n", "test/acc"])
 
 
-def test_merged_evaluations_keep_the_later_run_of_a_method() -> None:
-    def report(results: list[MethodResult], datasets: list[str]) -> EvaluationReport:
-        return EvaluationReport(project="p", metric="m", budget=5, seeds=[0], methods=[], datasets=datasets,
-                                space={}, results=results, summary=summarise_methods(results))
+def report(results: list[MethodResult], datasets: list[str]) -> EvaluationReport:
+    return EvaluationReport(project="p", metric="m", budget=5, seeds=[0], methods=[], datasets=datasets,
+                            space={}, results=results, summary=summarise_methods(results))
 
+
+def test_merged_evaluations_keep_the_later_run_of_a_method() -> None:
     base = report([_result("random", "a", 0.5, 0), _result("random", "b", 0.7, 0), _result("meta", "a", 0.9)],
                   ["a", "b"])
     llm = report([_result("llm:x", "a", 0.8), _result("meta", "a", 0.1)], ["a"])
@@ -159,3 +164,31 @@ def test_merged_evaluations_keep_the_later_run_of_a_method() -> None:
     assert merged.datasets == ["a", "b"] and any("cover different datasets" in n for n in merged.notes)
     with pytest.raises(ValueError):
         merge_reports([base, base.model_copy(update={"metric": "other"})])
+
+
+def test_best_so_far_is_the_running_maximum_and_short_runs_keep_their_last_value() -> None:
+    assert best_so_far_curve([0.2, 0.1, 0.7, 0.5, 0.9]) == [0.2, 0.2, 0.7, 0.7, 0.9]
+    assert best_so_far_curve([]) == []
+    curve = [0.3, 0.8]  # a tune that reached its target after 2 trials
+    assert at_trial(curve, 1) == 0.3 and at_trial(curve, 10) == 0.8
+    assert at_trial([], 3) == 0.0  # a failed tune scores as the worst config
+    assert checkpoints_for(10) == [1, 3, 5, 10] and checkpoints_for(4) == [1, 3, 4] and checkpoints_for(1) == [1]
+
+
+def _curved(method: str, dataset: str, curve: list[float], seed: int) -> MethodResult:
+    r = _result(method, dataset, curve[-1] if curve else 0.0, seed)
+    return r.model_copy(update={"curve": curve, "evaluations": len(curve)})
+
+
+def test_curves_average_seeds_then_take_the_median_over_datasets() -> None:
+    results = [_curved("tune", "a", [0.5, 0.9, 0.9], 0), _curved("tune", "a", [0.7, 0.7, 1.0], 1),
+               _curved("tune", "b", [0.1, 0.2, 0.3], 0), _curved("tune", "b", [], 1),
+               _curved("tune", "c", [0.9, 0.95, 0.95], 0), _curved("tune", "c", [0.9, 0.95, 0.95], 1),
+               _result("meta", "a", 0.9)]  # a one-shot method has no curve
+    points = {(p.method, p.n): p for p in summarise_curves(results, [1, 3])}
+    assert set(points) == {("tune", 1), ("tune", 3)}
+    assert points[("tune", 1)].median_percentile == pytest.approx(0.6)  # a 0.6, b 0.05, c 0.9
+    assert points[("tune", 3)].median_percentile == pytest.approx(0.95)  # a 0.95, b 0.15, c 0.95
+    assert points[("tune", 3)].datasets == 3
+    merged = merge_reports([report(results, ["a", "b", "c"]).model_copy(update={"curves": list(points.values())})])
+    assert {(p.method, p.n) for p in merged.curves} == {("tune", 1), ("tune", 3)}
