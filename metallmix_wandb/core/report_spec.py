@@ -91,6 +91,8 @@ def build_spec(report: EvaluationReport, entity: str | None = None) -> ReportSpe
                 text="Response time counts the method's own compute plus, for random search and BO, the "
                      "training time of every configuration they had to run."),
     ]
+    if report.curves:
+        sections.insert(1, _curves_section(report))
     if llm:
         sections.append(Section(heading="LLM answers", panels=llm,
                                 text="Validity of the raw answer before any repair, and the LLM judge's scores."))
@@ -103,6 +105,21 @@ def build_spec(report: EvaluationReport, entity: str | None = None) -> ReportSpe
                       description=f"LLMs and baselines on {report.metric}, leave-one-dataset-out ({report.mode} mode)",
                       project=report.project, entity=entity, evaluation_run=report.wandb_run, sections=sections,
                       table_columns=columns, table_rows=rows)
+
+
+def _curves_section(report: EvaluationReport) -> Section:
+    """`--method tune`: one bar panel per checkpoint N (the best-so-far after N trials)."""
+    panels = []
+    for n in sorted({c.n for c in report.curves}):
+        points = sorted((c for c in report.curves if c.n == n), key=lambda c: -c.median_percentile)
+        field = f"best_so_far_at_{n}"
+        panels.append(Panel(title=f"Median percentile of the best config after {n} trial(s)", field=field,
+                            methods=[c.method for c in points], values=[c.median_percentile for c in points],
+                            wandb_keys=[f"{method_key(c.method)}/{field}" for c in points]))
+    return Section(heading="Best so far after N trials", panels=panels,
+                   text="Every budgeted method (tune with and without the LLM, random search, BO) gets the same "
+                        f"trials, up to {report.budget}; each bar is the median over datasets (means over seeds "
+                        "first) of the percentile of the best config found so far.")
 
 
 def _round(x: float | None) -> float | None:

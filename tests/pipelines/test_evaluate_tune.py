@@ -133,3 +133,17 @@ def test_baselines_are_checked_before_any_work(env: Nb201Kb, tmp_path: Path) -> 
             "--no-llm", "--baselines", "random,randon"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2 and "randon" in result.output
+
+
+def test_the_offline_report_shows_the_best_so_far(env: Nb201Kb, tmp_path: Path) -> None:  # noqa: F811
+    _run(env, tmp_path / "t.json", "--budget", "3", "--seeds", "1", "--no-llm", "--baselines", "random,tune",
+         "--datasets", "CIFAR-10", "--no-log")
+    out = tmp_path / "report"
+    result = CliRunner().invoke(main, ["report", "--project", PROJECT, "--offline", "--out", str(out),
+                                       "--results", str(tmp_path / "t.json")])
+    assert result.exit_code == 0, result.output
+    spec = json.loads((out / "report_spec.json").read_text())
+    section = next(s for s in spec["sections"] if s["heading"] == "Best so far after N trials")
+    assert [p["field"] for p in section["panels"]] == ["best_so_far_at_1", "best_so_far_at_3"]
+    assert set(section["panels"][1]["methods"]) == {"random", "tune"}
+    assert any(out.glob("*best_so_far_at_1.png"))
