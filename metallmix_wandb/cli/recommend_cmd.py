@@ -20,6 +20,10 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
+class _NoLLMError(Exception):
+    """Stands in for the LLM client's and server's errors when no LLM is used: never raised."""
+
+
 @contextlib.contextmanager
 def _llm_endpoint(settings: Any, use_llm: bool, err: Any) -> Iterator[tuple[Any, Any, str | None, str | None]]:
     """(llm, judge_llm, model, judge_model): the given endpoint, or the embedded demo server."""
@@ -89,8 +93,6 @@ def recommend(**opts: Any) -> None:
     from rich.console import Console
 
     from metallmix_wandb.adapters.knowledge_artifacts import KnowledgeError, load_knowledge
-    from metallmix_wandb.adapters.llm_client import LLMError
-    from metallmix_wandb.adapters.llm_server import LLMServerError
     from metallmix_wandb.adapters.qdrant_store import StoreError
     from metallmix_wandb.core.search_space import SearchSpace, SearchSpaceError
     from metallmix_wandb.pipelines.recommend import RecommendError, RecommendRequest, recommend as run
@@ -116,6 +118,11 @@ def recommend(**opts: Any) -> None:
                            time_metric=settings.time_metric)
     if req.use_llm and not settings.llm_base_url:  # the embedded demo model: keep its answer short
         req = req.model_copy(update={"explanation_max_chars": 400})
+    if req.use_llm:
+        from metallmix_wandb.adapters.llm_client import LLMError
+        from metallmix_wandb.adapters.llm_server import LLMServerError
+    else:  # --no-llm: no client or server, so neither module is imported (CLI start-up)
+        LLMError = LLMServerError = _NoLLMError
     try:
         with open_store(settings) as store, _llm_endpoint(settings, req.use_llm, err) as (llm, jllm, m, jm), \
                 err.status("recommending") as status:

@@ -9,9 +9,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from metallmix_wandb.core.llm_loop import ask_for_configs, judge
-from metallmix_wandb.core.llm_output import CRITERIA, format_score_of
-from metallmix_wandb.core.prompts import answer_schema, judge_messages, judge_schema, recommendation_messages
 from metallmix_wandb.core.recommendation import (
     Evidence, Recommendation, ScoredConfig, meta_learner_explanation, rank_candidates,
 )
@@ -93,6 +90,10 @@ def recommend(
         config, explanation, predicted = _meta_learner_choice(learner, meta, space, knowledge, req, None)
         rec.update(source="meta-learner", candidates=[predicted])
     else:
+        # The LLM loop, prompts and output checks are imported here: `--no-llm` never needs them.
+        from metallmix_wandb.core.llm_loop import ask_for_configs
+        from metallmix_wandb.core.prompts import answer_schema, recommendation_messages
+
         on_step("asking the LLM")
         t1 = time.perf_counter()
         messages = recommendation_messages(space, meta, neighbours, knowledge.digest, mode=req.mode,
@@ -123,6 +124,10 @@ def recommend(
     judge_scores: dict[str, float | None] = {}
     format_code = None
     if rec["source"] == "llm" and req.judge and (judge_llm or llm) is not None:
+        from metallmix_wandb.core.llm_loop import judge
+        from metallmix_wandb.core.llm_output import CRITERIA, format_score_of
+        from metallmix_wandb.core.prompts import judge_messages, judge_schema
+
         on_step("judging the answer")
         t2 = time.perf_counter()
         format_code = format_score_of(rec["raw_reply"], space, max_configs=req.candidates)

@@ -37,6 +37,8 @@ def similar(store: ExperimentStore, meta: dict[str, MetaValue], k: int,
 def exclusion_keys(values: tuple[str, ...]) -> tuple[str, ...]:
     """What a user's --exclude-dataset may mean: the value as logged, its absolute path (runs log the
     path they were given, often resolved), or the dataset's short name."""
+    if not values:  # the usual case: nothing to import
+        return ()
     from metallmix_wandb.core.experiments import dataset_label
 
     keys: set[str] = set()
