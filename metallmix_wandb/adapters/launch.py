@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -21,6 +23,21 @@ class LocalRunResult(BaseModel):
     exit_code: int
     spec_path: str
     log_tail: str
+
+
+@contextlib.contextmanager
+def env_overrides(**values: str) -> Iterator[None]:
+    """Set environment variables for a child process started inside the block, then restore them."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def write_spec(spec: LaunchSpec, folder: Path, stem: str) -> Path:

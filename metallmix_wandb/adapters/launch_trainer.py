@@ -5,18 +5,16 @@ tagged `evaluation`); its summary gives the metric and the training time."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel
 
+from metallmix_wandb.adapters.launch import env_overrides
 from metallmix_wandb.core.search_space import SearchSpace
 
 
@@ -33,20 +31,6 @@ class TrainOutcome(BaseModel):
 class SweepOutcome(BaseModel):
     trials: list[TrainOutcome]
     seconds: float
-
-
-@contextlib.contextmanager
-def _env(**values: str) -> Iterator[None]:
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def _number(summary: dict[str, Any], key: str) -> float | None:
@@ -80,7 +64,7 @@ class LaunchTrainer:
         spec_path = write_spec(spec, self.folder, stem)
         result_path = self.folder / f"{stem}.result.json"
         try:
-            with _env(METALLMIX_RESULT_PATH=str(result_path)):
+            with env_overrides(METALLMIX_RESULT_PATH=str(result_path)):
                 local = run_local(spec_path, spec, timeout_s=self.timeout_s)
         except subprocess.TimeoutExpired:
             return TrainOutcome(ok=False, config=config, seconds=time.perf_counter() - start,
@@ -101,7 +85,7 @@ class LaunchTrainer:
         params = {**self.space.to_sweep_parameters(), "dataset": {"value": dataset}}
         path.write_text(yaml.safe_dump({"method": method, "metric": {"name": self.metric, "goal": "maximize"},
                                         "run_cap": budget, "parameters": params}, sort_keys=False))
-        with _env(WANDB_TAGS="evaluation"):
+        with env_overrides(WANDB_TAGS="evaluation"):
             report = run_offline_sweep(path, count=budget, project=self.project, seed=seed)
         trials = []
         for t in report.trials:

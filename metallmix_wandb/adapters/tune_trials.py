@@ -8,17 +8,16 @@ trial number and proposal first (`set_proposal`, passed as `on_proposal`).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
 import subprocess
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from metallmix_wandb.adapters.launch import LaunchError, run_local, write_spec
+from metallmix_wandb.adapters.launch import LaunchError, env_overrides, run_local, write_spec
 from metallmix_wandb.core.launch_spec import LaunchSpec, build_launch_spec
 from metallmix_wandb.core.records import RawRun
 from metallmix_wandb.core.search_space import SearchSpace
@@ -59,35 +58,15 @@ def result_from_run(config: Mapping[str, Any], raw: RawRun | None, fallback: Map
 
 def read_run(run_dir: str | None, wait_s: float = EXIT_RECORD_WAIT_S) -> RawRun | None:
     """Parse an offline run folder, waiting briefly for W&B's service to write the exit record."""
-    from metallmix_wandb.adapters.wandb_offline import parse_run_dir
+    from metallmix_wandb.adapters.wandb_offline import wait_for_exit_record
     from metallmix_wandb.adapters.wandb_record_log import RecordLogError
 
     if not run_dir or not Path(run_dir).is_dir():
         return None
-    deadline = time.monotonic() + wait_s
-    while True:
-        try:
-            raw = parse_run_dir(Path(run_dir))
-        except (RecordLogError, OSError):
-            return None
-        if raw.exit_code is not None or time.monotonic() > deadline:
-            return raw
-        time.sleep(0.1)
-
-
-@contextlib.contextmanager
-def _env(**values: str) -> Iterator[None]:
-    """Set environment variables for a child process started inside the block, then restore them."""
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
     try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        return wait_for_exit_record(Path(run_dir), timeout_s=wait_s)
+    except (RecordLogError, OSError):
+        return None
 
 
 class TrialRunner:
@@ -127,8 +106,8 @@ class LocalTrialRunner(TrialRunner):
         result_path = self.folder / f"{stem}.result.json"
         result_path.unlink(missing_ok=True)
         start = time.perf_counter()
-        with _env(WANDB_NOTES=self.notes(), WANDB_NAME=f"{self.name} trial {self.number}",
-                  METALLMIX_RESULT_PATH=str(result_path), WANDB_JOB_TYPE="train"):
+        with env_overrides(WANDB_NOTES=self.notes(), WANDB_NAME=f"{self.name} trial {self.number}",
+                           METALLMIX_RESULT_PATH=str(result_path), WANDB_JOB_TYPE="train"):
             try:
                 local = run_local(spec_path, spec, timeout_s=self.timeout_s)
                 exit_code, tail = local.exit_code, local.log_tail

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,18 @@ def parse_run_dir(run_dir: Path) -> RawRun:
         path=str(Path(run_dir).resolve()), state=state, exit_code=exit_code, config=config,
         summary=summary, history=history, **meta,
     )
+
+
+def wait_for_exit_record(run_dir: Path, timeout_s: float, poll_s: float = 0.1) -> RawRun:
+    """W&B's service writes the exit record shortly after `finish()` (or the process) returns: poll
+    until it is there or `timeout_s` passes, and return the last parse, which lacks an exit code only
+    when time ran out (so a caller can tell a slow writer from a killed run). Parse errors propagate."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        raw = parse_run_dir(run_dir)
+        if raw.exit_code is not None or time.monotonic() > deadline:
+            return raw
+        time.sleep(poll_s)
 
 
 class OfflineRunSource:

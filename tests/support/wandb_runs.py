@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
@@ -61,14 +60,11 @@ def write_run(
 
 def wait_for_exit_record(run_dir: Path, timeout: float = 30.0) -> None:
     """wandb-core writes the exit record shortly after `finish()` returns; wait for it so a test
-    never reads a finished run as a killed one."""
-    from metallmix_wandb.adapters.wandb_offline import parse_run_dir
+    never reads a finished run as a killed one (and fail loudly if it never comes)."""
+    from metallmix_wandb.adapters import wandb_offline
 
-    deadline = time.monotonic() + timeout
-    while parse_run_dir(run_dir).exit_code is None:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{run_dir}: no exit record {timeout} s after finish()")
-        time.sleep(0.05)
+    if wandb_offline.wait_for_exit_record(run_dir, timeout_s=timeout, poll_s=0.05).exit_code is None:
+        raise TimeoutError(f"{run_dir}: no exit record {timeout} s after finish()")
 
 
 def write_killed_run(project: str, config: dict[str, Any], history: list[dict[str, Any]]) -> None:
