@@ -159,11 +159,25 @@ class QueueTrialRunner(TrialRunner):
                               f"spec saved at {spec_path}") from exc
         return self._wait(config, run_id, start)
 
+    def label(self, run: Any) -> bool:
+        """Put the launched run in the tune's group, with its tags and reasoning: `launch_add` takes
+        neither group nor notes, so they are set through the public API (`Run.update`). Best-effort:
+        a failure leaves the trial ungrouped, never lost."""
+        try:
+            run.group = self.group
+            run.tags = sorted({*(run.tags or []), "metallmix-tune", self.group, f"trial-{self.number}"})
+            run.notes = self.notes()
+            run.update()
+        except Exception:  # noqa: BLE001 - permissions, a transient API error
+            return False
+        return True
+
     def _wait(self, config: dict[str, Any], run_id: str, start: float) -> TrialResult:
         import wandb
 
         api = wandb.Api(timeout=60)
         path = "/".join(p for p in (self.entity or api.default_entity, self.project, run_id) if p)
+        labelled = False
         while True:
             if self.timeout_s is not None and time.perf_counter() - start > self.timeout_s:
                 return TrialResult(config=config, status="crashed", error=f"not finished after {self.timeout_s:g} s",
@@ -173,9 +187,12 @@ class QueueTrialRunner(TrialRunner):
                 state = run.state
             except Exception:  # noqa: BLE001 - not created yet (still queued)
                 state = "queued"
+            if state != "queued" and not labelled:
+                labelled = self.label(run)
             if state in ("finished", "crashed", "failed", "killed"):
                 break
             time.sleep(self.poll_s)
+        self.label(run)  # again once finished: the run's own last upsert may have reset it
         raw = RawRun(path=path, run_id=run_id, state=state, exit_code=0 if state == "finished" else 1,
                      config=dict(run.config), summary=dict(run.summary), history=list(run.scan_history()))
         return result_from_run(config, raw, {}, self.metric, self.time_metric, raw.exit_code, run_path=path)
