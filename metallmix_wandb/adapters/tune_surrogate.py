@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 TRIAL_WEIGHT = 5.0
 N_SAMPLES = 2000
+REFERENCE_SAMPLES = 2000
+"""Random configs whose predicted metrics stand for the new dataset's distribution (calibrated targets)."""
 RANDOM_TRIES = 500
 
 
@@ -46,9 +48,16 @@ def _finite(v: Any) -> bool:
 class Surrogate:
     """A meta-learner plus the knowledge-base rows to refit it with."""
 
+    TARGETS = "calibrated"
+    """How finished trials enter the ranking target: "calibrated" (their percentile within the dataset,
+    see `_calibrated`; needs the space) or "trials" (their rank among the trials)."""
+
     def __init__(self, learner: MetaLearner, base: Sequence[Experiment], metric: str,
-                 trial_weight: float = TRIAL_WEIGHT, goal: str = "maximize") -> None:
+                 trial_weight: float = TRIAL_WEIGHT, goal: str = "maximize", space: SearchSpace | None = None,
+                 targets: str | None = None) -> None:
         self.learner, self.metric, self.trial_weight, self.goal = learner, metric, trial_weight, goal
+        self.space, self.targets = space, targets or self.TARGETS
+        self._reference: np.ndarray | None = None
         exps = sorted((e for e in base if _finite(e.summary.get(metric))), key=lambda e: e.run_path)
         layout = learner.layout
         self._X = layout.matrix([(e.meta_features, flatten_config(e.config)) for e in exps])
@@ -67,17 +76,11 @@ class Surrogate:
 
         if not trials or self.base_rows == 0:
             return self.learner
-        ok = [t.result.ok for t in trials]
         values = np.array([t.result.metric if t.result.ok else np.nan for t in trials], dtype=np.float64)
-        if any(ok):
-            worst = np.nanmin(values) - 1.0 if self.goal == "maximize" else np.nanmax(values) + 1.0
-        else:
-            worst = 0.0
-        ranked = np.where(np.isfinite(values), values, worst)
-        score_t = percentile_rank(ranked)
+        X_t = self.learner.layout.matrix([(meta, flatten_config(t.result.config)) for t in trials])
+        score_t = self.trial_scores(meta, X_t, values)
         time_t = np.array([np.log1p(t.result.train_time_s) if t.result.ok and _finite(t.result.train_time_s)
                            else np.nan for t in trials])
-        X_t = self.learner.layout.matrix([(meta, flatten_config(t.result.config)) for t in trials])
         X = np.vstack([self._X, X_t])
         w = np.r_[np.ones(self.base_rows), np.full(len(trials), self.trial_weight)]
         boosters = dict(self.learner.boosters)
@@ -85,6 +88,38 @@ class Surrogate:
                         ("time", np.r_[self._log_time, time_t])):
             boosters[name] = self._train(X, y, w)
         return MetaLearner(self.learner.info, boosters)
+
+    def trial_scores(self, meta: Mapping[str, MetaValue], X_t: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """The ranking target of each trial (NaN value = crashed = the worst)."""
+        ok = np.isfinite(values)
+        if self.targets == "calibrated" and self.space is not None and ok.any():
+            return self._calibrated(meta, X_t, values)
+        if ok.any():
+            worst = np.nanmin(values) - 1.0 if self.goal == "maximize" else np.nanmax(values) + 1.0
+        else:
+            worst = 0.0
+        return percentile_rank(np.where(ok, values, worst))
+
+    def _calibrated(self, meta: Mapping[str, MetaValue], X_t: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Each trial's percentile within the whole dataset, not among the trials: the trials are the
+        surrogate's best guesses, so ranking them against each other would call a 95th-percentile config
+        the dataset's worst. The stored learner's raw-metric predictions over a fixed random sample of the
+        space stand for the dataset's configs, shifted by the median gap between the trials' observed
+        and predicted metric (the dataset's level); a crashed trial is the worst."""
+        if self._reference is None:
+            assert self.space is not None
+            params = [n for n in self.learner.layout.params if n in self.space.tunable]
+            choices = sample_choices(self.space, params, REFERENCE_SAMPLES, np.random.default_rng(0))
+            X_ref = self.learner.layout.candidates(meta, choices, REFERENCE_SAMPLES)
+            self._reference = np.sort(self.learner.predict_matrix(X_ref)["raw_metric"])
+        ok = np.isfinite(values)
+        shift = float(np.median(values[ok] - self.learner.predict_matrix(X_t)["raw_metric"][ok]))
+        ref = self._reference + shift
+        below = np.searchsorted(ref, values, side="left")
+        ties = np.searchsorted(ref, values, side="right") - below
+        pct = (below + ties / 2.0) / len(ref)
+        worst = 0.0 if self.goal == "maximize" else 1.0
+        return np.where(ok, pct, worst)
 
     def _train(self, X: np.ndarray, y: np.ndarray, w: np.ndarray) -> Any:
         import xgboost as xgb

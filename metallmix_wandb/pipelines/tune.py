@@ -114,7 +114,7 @@ def run_tune(
     space = recommendable_space(space)
     policy = req.policy.model_copy(update={"goal": goal_for(space, req.metric)})
     surrogate = Surrogate(knowledge.learner(), base_experiments, req.metric, trial_weight=req.trial_weight,
-                          goal=policy.goal)
+                          goal=policy.goal, space=space)
     agent = TuneAgent(surrogate, meta, space, policy=policy, llm=llm if req.use_llm else None,
                       evidence=state.evidence[: req.top_k], shap_digest=knowledge.digest, metric=req.metric,
                       k=req.candidates, max_repairs=req.max_repairs, explanation_max_chars=req.explanation_max_chars,

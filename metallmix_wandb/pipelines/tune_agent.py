@@ -241,7 +241,8 @@ def tune_lookup(
 
     space = recommendable_space(space)
     policy = policy or TimePolicy()
-    surrogate = Surrogate(learner, base_experiments, metric, trial_weight=trial_weight, goal=policy.goal)
+    surrogate = Surrogate(learner, base_experiments, metric, trial_weight=trial_weight, goal=policy.goal,
+                          space=space)
     agent = TuneAgent(surrogate, meta, space, policy=policy, llm=llm, evidence=evidence, shap_digest=shap_digest,
                       metric=metric, k=k, max_repairs=max_repairs, explanation_max_chars=explanation_max_chars,
                       budget=budget, seed=seed, configs=configs)

@@ -234,3 +234,21 @@ def test_a_table_with_some_configs_only_proposes_those(synth: dict) -> None:  # 
     assert all(config_key(t.result.config) in keys for t in out.trials)
     assert {t.proposal.source for t in out.trials} <= {"surrogate", "llm"}  # recommend's answer was replaced
     assert "is not in the table" in out.trials[0].proposal.warnings[-1]
+
+
+def test_trials_are_scored_within_the_dataset_not_among_themselves(synth: dict) -> None:  # noqa: F811
+    """Two strong trials: ranked among themselves the second would be called the dataset's worst config
+    (percentile 0); calibrated against the space it stays near the top, below the better one."""
+    table = Lookup(synth["meta"], synth["space"])
+    grid = list(synth["space"].iter_grid())
+    ranked = sorted(grid, key=lambda c: -table(c).metric)
+    good, better, bad = ranked[3], ranked[0], ranked[-1]
+    values = np.array([table(good).metric, table(better).metric, table(bad).metric, np.nan])
+    learner = synth["learner"]
+    X = learner.layout.matrix([(synth["meta"], c) for c in (good, better, bad, bad)])
+    calibrated = Surrogate(learner, synth["base"], "test/acc", space=synth["space"]).trial_scores(synth["meta"], X,
+                                                                                                  values)
+    among = Surrogate(learner, synth["base"], "test/acc", targets="trials").trial_scores(synth["meta"], X, values)
+    assert among[0] == pytest.approx(2 / 3) and among[2] == pytest.approx(1 / 3)  # the crash is below all
+    assert calibrated[1] >= calibrated[0] > 0.8 > calibrated[2] and calibrated[3] == 0.0
+    assert table.percentile(values[2]) < 0.05 and calibrated[2] < 0.3
