@@ -10,8 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-
+from metallmix_wandb.adapters.logged_run import LoggedRun, finishing
 from metallmix_wandb.core.evaluation import EvaluationReport, MethodResult, MethodSummary
 from metallmix_wandb.core.prompts import CRITERIA
 from metallmix_wandb.core.report_spec import method_key
@@ -24,11 +23,8 @@ RESULT_COLUMNS = ["dataset", "method", "seed", "config", "metric", "regret", "pe
                   "train_time_s", "search_train_s", *[f"judge_{c}" for c in CRITERIA], "raw_valid", "ok", "error"]
 
 
-class LoggedEvaluation(BaseModel):
-    run_id: str
-    run_path: str
-    run_dir: str
-    offline: bool
+class LoggedEvaluation(LoggedRun):
+    """The evaluation run (its own name, same fields as every logged run)."""
 
 
 def summary_row(s: MethodSummary) -> list[Any]:
@@ -70,7 +66,7 @@ def log_evaluation(report: EvaluationReport, *, project: str, entity: str | None
                      config={"mode": report.mode, "protocol": report.protocol, "metric": report.metric, "budget": report.budget,
                              "seeds": report.seeds, "methods": report.methods, "datasets": report.datasets,
                              "space": report.space})
-    try:
+    with finishing(run):
         summary = wandb.Table(columns=SUMMARY_COLUMNS, data=[summary_row(s) for s in report.summary])
         results = wandb.Table(columns=RESULT_COLUMNS, data=[result_row(r) for r in report.results])
         logged_tables = {"evaluation/summary": summary, "evaluation/results": results}
@@ -81,12 +77,7 @@ def log_evaluation(report: EvaluationReport, *, project: str, entity: str | None
         run.log(logged_tables)
         run.summary.update(flat_summary(report))
         Path(run.dir, RESULTS_FILE).write_text(report.model_dump_json(indent=1))
-        logged = LoggedEvaluation(run_id=run.id, run_path="/".join(p for p in (run.entity, run.project, run.id) if p),
-                                  run_dir=str(Path(run.dir).parent), offline=bool(run.offline))
-    except BaseException:
-        run.finish(exit_code=1)
-        raise
-    run.finish()
+        logged = LoggedEvaluation.of(run)
     return logged
 
 

@@ -7,18 +7,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-
+from metallmix_wandb.adapters.logged_run import LoggedRun, finishing
 from metallmix_wandb.core.recommendation import Recommendation
 
 RECORD_FILE = "recommendation.json"
-
-
-class LoggedRun(BaseModel):
-    run_id: str
-    run_path: str
-    run_dir: str
-    offline: bool
 
 
 def _flat(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -39,7 +31,7 @@ def log_recommendation(rec: Recommendation, *, project: str, entity: str | None 
     }
     run = wandb.init(project=project, entity=entity, job_type="recommendation", group=group, tags=tags,
                      config=config, reinit="create_new", dir=os.environ.get("WANDB_DIR"))
-    try:
+    with finishing(run):
         table = wandb.Table(columns=["run_path", "dataset", "distance", rec.metric, "train_time_s", "config"])
         for e in rec.evidence:
             table.add_data(e.run_path, e.dataset, e.distance, e.metric, e.train_time_s, json.dumps(e.config, default=str))
@@ -51,12 +43,7 @@ def log_recommendation(rec: Recommendation, *, project: str, entity: str | None 
             **_flat("judge", rec.judge_scores), **_flat("timings", rec.timings), **_flat("tokens", rec.tokens),
         })
         Path(run.dir, RECORD_FILE).write_text(rec.model_dump_json(indent=2))
-        logged = LoggedRun(run_id=run.id, run_path="/".join(p for p in (run.entity, run.project, run.id) if p),
-                           run_dir=str(Path(run.dir).parent), offline=bool(run.offline))
-    except BaseException:
-        run.finish(exit_code=1)
-        raise
-    run.finish()
+        logged = LoggedRun.of(run)
     return logged
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from metallmix_wandb.core.import_table import BadRow
+from metallmix_wandb.core.search_space_ops import parse_number
 
 FORMATS = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
            ".parquet": "parquet", ".pq": "parquet"}
@@ -51,14 +52,8 @@ def cell(text: str) -> Any:
     low = s.lower()
     if low in ("true", "false"):
         return low == "true"
-    try:
-        return int(s)
-    except ValueError:
-        pass
-    try:
-        return float(s)
-    except ValueError:
-        return s
+    number = parse_number(s)
+    return s if number is None else number
 
 
 def read_table(path: Path) -> ReadTable:

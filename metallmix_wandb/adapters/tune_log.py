@@ -10,19 +10,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-
+from metallmix_wandb.adapters.logged_run import LoggedRun
 from metallmix_wandb.core.tune_records import TuneOutcome, TuneTrial
 
 RECORD_FILE = "tune.json"
 EXIT_STOPPED = 130
 
 
-class TuneRunInfo(BaseModel):
-    run_id: str
-    run_path: str
-    run_dir: str
-    offline: bool
+class TuneRunInfo(LoggedRun):
+    """The tune run (its own name, same fields as every logged run)."""
 
 
 class TuneRunLogger:
@@ -43,8 +39,7 @@ class TuneRunLogger:
                                     reinit="create_new", dir=os.environ.get("WANDB_DIR"))
         run.define_metric("trial")
         run.define_metric("tune/*", step_metric="trial")
-        self.info = TuneRunInfo(run_id=run.id, run_path="/".join(p for p in (run.entity, run.project, run.id) if p),
-                                run_dir=str(Path(run.dir).parent), offline=bool(run.offline))
+        self.info = TuneRunInfo.of(run)
         return self.info
 
     def log_trial(self, trial: TuneTrial) -> None:

@@ -146,6 +146,14 @@ class MethodResult(BaseModel):
         """Time to an answer: the method's compute plus the training its search needed."""
         return self.compute_s + self.search_train_s
 
+    @classmethod
+    def scored(cls, score: Score, **fields: Any) -> MethodResult:
+        """A result carrying `score`: one mapping from Score to result fields, whether the table (lookup
+        mode) or a trained run against the known ones (train mode) produced the score."""
+        return cls(metric=score.metric, best_metric=score.best_metric, regret=score.regret,
+                   norm_regret=score.norm_regret, percentile=score.percentile,
+                   train_time_s=score.train_time_s, **fields)
+
 
 class MethodSummary(BaseModel):
     """One method across datasets (per-dataset means over seeds first)."""

@@ -68,16 +68,21 @@ _CORE_ZERO = (
 )
 
 
-def _format_rule(k: int) -> str:
-    how_many = "exactly 1 configuration" if k == 1 else f"1 to {k} configurations, best first"
+def answer_format_rule(how_many: str, explanation: str, each: str = "Each configuration") -> str:
+    """The output-format paragraph of every prompt whose reply `answer_schema` validates (recommend,
+    tune): the JSON shape and value rule are written once, so no prompt drifts from the parser."""
     return (
         "Output format: reply with one JSON object and nothing else (no prose, no code fences):\n"
         '{"configs": [{"<parameter>": <value>, ...}], "explanation": "<why>"}\n'
-        f'- "configs": {how_many}. Each configuration gives a value for every parameter in the data\'s '
-        '"search_space" and no other key; a value must be one of the listed "values", or lie between '
-        '"min" and "max".\n'
-        '- "explanation": two to four sentences on why, citing the evidence you used.'
+        f'- "configs": {how_many}. {each} gives a value for every parameter in the data\'s "search_space" '
+        'and no other key; a value must be one of the listed "values", or lie between "min" and "max".\n'
+        f'- "explanation": {explanation}'
     )
+
+
+def _format_rule(k: int) -> str:
+    how_many = "exactly 1 configuration" if k == 1 else f"1 to {k} configurations, best first"
+    return answer_format_rule(how_many, "two to four sentences on why, citing the evidence you used.")
 
 
 def instruction_text(mode: PromptMode = "meta-informed", k: int = 1) -> str:

@@ -41,6 +41,19 @@ def plain(x: Any) -> Any:
     return x
 
 
+def parse_number(s: str) -> int | float | None:
+    """The number a string spells, int before float ("32" -> 32, "1e-3" -> 0.001), else None: one
+    reading for config values and imported table cells, so "32" is the same value in both."""
+    try:
+        return int(s)
+    except ValueError:
+        pass
+    try:
+        return float(s)
+    except ValueError:
+        return None
+
+
 def as_number(x: Any) -> int | float | None:
     """A real number from a number or a numeric string; None for bools and anything else."""
     x = plain(x) if isinstance(x, np.generic) else x
@@ -49,15 +62,7 @@ def as_number(x: Any) -> int | float | None:
     if isinstance(x, (int, float)):
         return x
     if isinstance(x, str) and len(x) < 100:
-        s = x.strip()
-        try:
-            return int(s)
-        except ValueError:
-            pass
-        try:
-            return float(s)
-        except ValueError:
-            return None
+        return parse_number(x.strip())
     return None
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from metallmix_wandb.core.prompts import _DATA_RULE as DATA_RULE  # one data rule for every prompt
-from metallmix_wandb.core.prompts import Message, data_block, describe_space
+from metallmix_wandb.core.prompts import Message, answer_format_rule, data_block, describe_space
 from metallmix_wandb.core.trajectory import describe
 from metallmix_wandb.core.trial_digest import TrialsDigest
 
@@ -54,13 +54,8 @@ _TIME_CAP = "Configurations expected to train longer than objective.max_train_ti
 
 def _format_rule(k: int) -> str:
     how_many = "exactly 1 configuration" if k == 1 else f"1 to {k} different configurations, best first"
-    return (
-        "Output format: reply with one JSON object and nothing else (no prose, no code fences):\n"
-        '{"configs": [{"<parameter>": <value>, ...}], "explanation": "<why>"}\n'
-        f'- "configs": {how_many}. Each gives a value for every parameter in the data\'s "search_space" '
-        'and no other key; a value must be one of the listed "values", or lie between "min" and "max".\n'
-        '- "explanation": two or three sentences naming the trial results you built on.'
-    )
+    return answer_format_rule(how_many, "two or three sentences naming the trial results you built on.",
+                              each="Each")
 
 
 def tune_instruction_text(objective: str = "accuracy", k: int = 3, time_cap: bool = False) -> str:

@@ -80,6 +80,12 @@ class EvaluateRequest(BaseModel):
     explanation_max_chars: int | None = None
     n_jobs: int = 1
 
+    def search_runs(self) -> list[tuple[str, int]]:
+        """The (search, seed) pairs asked for, random before bayes, then by seed: one rule for lookup
+        and train mode, so both run the same searches and report them in the same order."""
+        return [(method, seed) for method in ("random", "bayes") if method in self.baselines
+                for seed in self.seeds]
+
 
 def _group(experiments: Sequence[Experiment]) -> dict[str, list[Experiment]]:
     out: dict[str, list[Experiment]] = {}
@@ -145,28 +151,23 @@ class _Scorer:
     def searches(self, space: SearchSpace, req: EvaluateRequest) -> list[MethodResult]:
         """Random search and BO (gp_minimize) against the table, once per seed."""
         out = []
-        for method in ("random", "bayes"):
-            if method not in req.baselines:
-                continue
-            for seed in req.seeds:
-                t0 = time.perf_counter()
-                if method == "random":
-                    trace = random_search(space, self.objective, req.budget, seed)
-                else:
-                    from metallmix_wandb.adapters.bayes_search import bayes_search
+        for method, seed in req.search_runs():
+            t0 = time.perf_counter()
+            if method == "random":
+                trace = random_search(space, self.objective, req.budget, seed)
+            else:
+                from metallmix_wandb.adapters.bayes_search import bayes_search
 
-                    trace = bayes_search(space, self.objective, req.budget, seed)
-                out.append(self.result(method, "search", trace.best_config, seed=seed,
-                                       compute_s=time.perf_counter() - t0, evaluations=len(trace.configs),
-                                       search_train_s=self.search_cost(trace), curve=self.curve(trace.configs)))
+                trace = bayes_search(space, self.objective, req.budget, seed)
+            out.append(self.result(method, "search", trace.best_config, seed=seed,
+                                   compute_s=time.perf_counter() - t0, evaluations=len(trace.configs),
+                                   search_train_s=self.search_cost(trace), curve=self.curve(trace.configs)))
         return out
 
     def result(self, method: str, family: Family, config: dict[str, Any] | None, **extra: Any) -> MethodResult:
         score: Score = self.table.score(self.dataset, config)
-        return MethodResult(dataset=self.dataset, dataset_name=self.name, method=method, family=family,
-                            config=config, metric=score.metric, best_metric=score.best_metric, regret=score.regret,
-                            norm_regret=score.norm_regret, percentile=score.percentile,
-                            train_time_s=score.train_time_s, **extra)
+        return MethodResult.scored(score, dataset=self.dataset, dataset_name=self.name, method=method,
+                                   family=family, config=config, **extra)
 
 
 def _meta_methods(scorer: Any, space: SearchSpace, fold: FoldKnowledge, meta: dict[str, MetaValue],

@@ -37,10 +37,8 @@ class TrainScorer:
         score = reference_score(self.reference, value, outcome.train_time_s if outcome else None)
         if outcome is not None and not outcome.ok:
             extra = {**extra, "ok": False, "error": outcome.error}
-        return MethodResult(dataset=self.dataset, dataset_name=self.name, method=method, family=family, config=config,
-                            metric=score.metric, best_metric=score.best_metric, regret=score.regret,
-                            norm_regret=score.norm_regret, percentile=score.percentile,
-                            train_time_s=score.train_time_s, **extra)
+        return MethodResult.scored(score, dataset=self.dataset, dataset_name=self.name, method=method,
+                                   family=family, config=config, **extra)
 
     def result(self, method: str, family: Family, config: dict[str, Any] | None, **extra: Any) -> MethodResult:
         outcome = self._train(config, f"{self.name}-{method}") if config is not None else None
@@ -48,16 +46,13 @@ class TrainScorer:
 
     def searches(self, space: SearchSpace, req: EvaluateRequest) -> list[MethodResult]:
         out = []
-        for method in ("random", "bayes"):
-            if method not in req.baselines:
-                continue
-            for seed in req.seeds:
-                sweep = self.trainer.sweep(self.dataset, method, req.budget, seed, f"{self.name}-{method}-{seed}")
-                done = [t for t in sweep.trials if t.ok and t.metric is not None]
-                best = max(done, key=lambda t: t.metric or -math.inf) if done else None
-                cost = sum(t.train_time_s or 0.0 for t in sweep.trials)
-                out.append(self._record(method, "search", best.config if best else None, best, seed=seed,
-                                        evaluations=len(sweep.trials), search_train_s=cost,
-                                        compute_s=max(0.0, sweep.seconds - cost),
-                                        **({} if best else {"ok": False, "error": "no trial finished"})))
+        for method, seed in req.search_runs():
+            sweep = self.trainer.sweep(self.dataset, method, req.budget, seed, f"{self.name}-{method}-{seed}")
+            done = [t for t in sweep.trials if t.ok and t.metric is not None]
+            best = max(done, key=lambda t: t.metric or -math.inf) if done else None
+            cost = sum(t.train_time_s or 0.0 for t in sweep.trials)
+            out.append(self._record(method, "search", best.config if best else None, best, seed=seed,
+                                    evaluations=len(sweep.trials), search_train_s=cost,
+                                    compute_s=max(0.0, sweep.seconds - cost),
+                                    **({} if best else {"ok": False, "error": "no trial finished"})))
         return out
