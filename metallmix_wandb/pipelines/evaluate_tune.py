@@ -5,8 +5,9 @@ Each method gets the same budget of trials on the hidden dataset, every trial a 
   trial the surrogate refitted with the trials so far), once per seed;
 - `meta-learner-topn`: the same search over the fold's meta-learner, never refitted (the ablation
   that shows what the refit adds);
-- `tune:<model>`: trial 1 = `recommend`'s meta-informed answer with that LLM (no judge), each next
-  trial the LLM's candidates ranked by the surrogate (as `tune` does).
+- `tune:<model>`: as `tune --model`: trial 1 = `recommend`'s meta-informed answer with that LLM (3
+  candidates ranked by the meta-learner, no judge), each next trial the LLM's 3 candidates ranked by
+  the refitted surrogate.
 Random search and BO run at the same budget and seeds in `pipelines/evaluate.py`. Each result keeps
 the best config after the budget and the best-so-far percentile after every trial (`curve`).
 """
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from metallmix_wandb.pipelines.evaluate_fold import FoldKnowledge
 
 TOPN = "meta-learner-topn"
+CANDIDATES = 3
+"""Configs the LLM proposes per ask, trial 1 included: `tune`'s default (`--candidates`)."""
 
 
 def _result(scorer: _Scorer, method: str, family: str, outcome: TuneOutcome, seconds: float, seed: int,
@@ -97,7 +100,8 @@ def llm_tune_methods(scorer: _Scorer, space: SearchSpace, fold: FoldKnowledge, m
         method = f"tune:{llm.name}"
         for seed in req.seeds:
             t0 = time.perf_counter()
-            rreq = RecommendRequest(mode="meta-informed", top_k=req.top_k, judge=False, max_repairs=req.max_repairs,
+            rreq = RecommendRequest(mode="meta-informed", top_k=req.top_k, candidates=CANDIDATES, judge=False,
+                                    max_repairs=req.max_repairs,
                                     fallback="meta-learner", exclude_datasets=(scorer.dataset,), metric=req.metric,
                                     time_metric=req.time_metric, seed=seed,
                                     explanation_max_chars=req.explanation_max_chars)
@@ -107,7 +111,7 @@ def llm_tune_methods(scorer: _Scorer, space: SearchSpace, fold: FoldKnowledge, m
                                  predicted=rec.predicted, warnings=list(rec.warnings))
                 outcome = tune_lookup(scorer.lookup, meta, space, fold.learner(), others, budget=req.budget,
                                       first=first, llm=llm.client, metric=req.metric, evidence=rec.evidence,
-                                      shap_digest=fold.digest, max_repairs=min(req.max_repairs, 1),
+                                      shap_digest=fold.digest, k=CANDIDATES, max_repairs=min(req.max_repairs, 1),
                                       explanation_max_chars=req.explanation_max_chars, seed=seed)
             except (LLMError, RecommendError) as exc:  # scored as worst; the other seeds and models go on
                 out.append(_failed(scorer, method, "llm", seed, str(exc), time.perf_counter() - t0, model=llm.name))
