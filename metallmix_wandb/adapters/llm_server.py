@@ -116,6 +116,21 @@ def probe(base_url: str, timeout_s: float = 2.0) -> list[str] | None:
     return [str(m.get("id")) for m in items if isinstance(m, dict)] if isinstance(items, list) else []
 
 
+PR_SET_PDEATHSIG = 1  # <sys/prctl.h>
+
+
+def die_with_parent() -> None:
+    """Runs in the child before exec: on Linux, ask the kernel to SIGTERM it when the process (thread)
+    that started it dies, so a killed `recommend` / `evaluate` (SIGTERM, SIGKILL, OOM) does not leave a
+    model server holding memory and a port. Elsewhere nothing: `stop()` remains the normal path."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class LocalLLMServer:
     """`python -m llama_cpp.server` in its own process group; a context manager (start/ready/stop).
 
@@ -187,6 +202,7 @@ class LocalLLMServer:
             self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
                 self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,  # its own process group: stop() kills the group by PID
+                preexec_fn=die_with_parent,  # noqa: PLW1509 - only a prctl call, before exec
             )
         try:
             self.wait_ready(self.ready_timeout_s)

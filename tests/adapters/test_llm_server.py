@@ -9,7 +9,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -145,3 +148,35 @@ def test_cli_serve_detach_status_and_stop_by_pid(tmp_path) -> None:  # noqa: ANN
         time.sleep(0.2)
     assert probe(url, timeout_s=0.5) is None
     assert "uvicorn" in log.read_text(errors="replace").lower() or log.stat().st_size > 0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux only")
+def test_the_server_process_dies_with_a_killed_parent(tmp_path: Path) -> None:
+    """A parent started the way LocalLLMServer starts its server (same preexec hook), then SIGKILLed: no
+    `stop()` runs, yet the child must not outlive it (a long `sleep` stands in for the model server)."""
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import subprocess, sys, time\n"
+        "from metallmix_wandb.adapters.llm_server import die_with_parent\n"
+        "child = subprocess.Popen(['sleep', '60'], start_new_session=True, preexec_fn=die_with_parent)\n"
+        "print(child.pid, flush=True)\n"
+        "time.sleep(60)\n")
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    child_pid = int(parent.stdout.readline())
+    assert _alive(child_pid)
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 5
+    while _alive(child_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child_pid)
+
+
+def _alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie (init reaps orphans, but maybe not at once)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
