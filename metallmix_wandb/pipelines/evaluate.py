@@ -25,7 +25,6 @@ from metallmix_wandb.core.evaluation import (
     EvaluationReport,
     Family,
     MethodResult,
-    SearchTrace,
     best_config_of,
     best_so_far_curve,
     checkpoints_for,
@@ -129,9 +128,6 @@ class _Scorer:
         v = self.table.value(self.dataset, config)
         return v if v is not None else -math.inf
 
-    def search_cost(self, trace: SearchTrace) -> float:
-        return self.trials_cost(trace.configs)
-
     def trials_cost(self, configs: Sequence[dict[str, Any]]) -> float:
         return sum(t for c in configs if (t := self.table.time(self.dataset, c)) is not None)
 
@@ -161,7 +157,7 @@ class _Scorer:
                 trace = bayes_search(space, self.objective, req.budget, seed)
             out.append(self.result(method, "search", trace.best_config, seed=seed,
                                    compute_s=time.perf_counter() - t0, evaluations=len(trace.configs),
-                                   search_train_s=self.search_cost(trace), curve=self.curve(trace.configs)))
+                                   search_train_s=self.trials_cost(trace.configs), curve=self.curve(trace.configs)))
         return out
 
     def result(self, method: str, family: Family, config: dict[str, Any] | None, **extra: Any) -> MethodResult:

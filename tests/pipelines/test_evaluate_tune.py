@@ -5,6 +5,7 @@ test runs the real local model."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ def test_tune_against_searches_at_the_same_budget(env: Nb201Kb, tmp_path: Path) 
         for r in mine:
             curve = r["curve"]
             assert len(curve) == r["evaluations"] == 6
-            assert all(a <= b for a, b in zip(curve, curve[1:], strict=False))  # best-so-far never drops
+            assert all(a <= b for a, b in itertools.pairwise(curve))  # best-so-far never drops
             assert curve[-1] == pytest.approx(r["percentile"])  # the reported choice is the best trial
             assert r["search_train_s"] > 0
     # Trial 1 of tune and of the top-N ablation is recommend --no-llm's answer: the fold's meta-learner
