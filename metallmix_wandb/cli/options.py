@@ -24,6 +24,23 @@ def knowledge_options(f: F) -> F:
     return f
 
 
+def dataset_options(meta_features_help: str) -> Callable[[F], F]:
+    """--data/--meta-features/--modality: how a command is told about the new dataset."""
+
+    def wrap(f: F) -> F:
+        for opt in reversed([
+            click.option("--data", type=click.Path(exists=True, path_type=Path),
+                         help="The new dataset (.npz or class folders)."),
+            click.option("--meta-features", "meta_json", type=click.Path(exists=True, path_type=Path),
+                         help=meta_features_help),
+            click.option("--modality", help="MRI, CT, X-ray, US, DMS, OCT or other (default: guessed from the name)."),
+        ]):
+            f = opt(f)
+        return f
+
+    return wrap
+
+
 def open_store(settings: Any) -> Any:
     """The project's collection, on the embedded folder or the server the settings name."""
     from metallmix_wandb.adapters.qdrant_store import ExperimentStore, collection_name, open_client

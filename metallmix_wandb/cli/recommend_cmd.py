@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from metallmix_wandb.cli import main
-from metallmix_wandb.cli.options import knowledge_options, open_store
+from metallmix_wandb.cli.options import dataset_options, knowledge_options, open_store
 
 
 def _fail(message: str) -> None:
@@ -52,10 +52,7 @@ def _llm_endpoint(settings: Any, use_llm: bool, err: Any) -> Iterator[tuple[Any,
 
 @main.command()
 @knowledge_options
-@click.option("--data", type=click.Path(exists=True, path_type=Path), help="The new dataset (.npz or class folders).")
-@click.option("--meta-features", "meta_json", type=click.Path(exists=True, path_type=Path),
-              help="Meta-features as JSON, for a dataset that cannot be opened here.")
-@click.option("--modality", help="MRI, CT, X-ray, US, DMS, OCT or other (default: guessed from the name).")
+@dataset_options("Meta-features as JSON, for a dataset that cannot be opened here.")
 @click.option("--space", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Sweep YAML of the search space (default: the space stored with the knowledge).")
 @click.option("--mode", type=click.Choice(["meta-informed", "zero-shot"]), default="meta-informed", show_default=True)

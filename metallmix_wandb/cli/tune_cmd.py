@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from metallmix_wandb.cli import main
-from metallmix_wandb.cli.options import knowledge_options, open_store
+from metallmix_wandb.cli.options import dataset_options, knowledge_options, open_store
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -19,10 +19,7 @@ def _fail(message: str, code: int = 2) -> None:
 
 @main.command()
 @knowledge_options
-@click.option("--data", type=click.Path(exists=True, path_type=Path), help="The new dataset (.npz or class folders).")
-@click.option("--meta-features", "meta_json", type=click.Path(exists=True, path_type=Path),
-              help="Meta-features as JSON (the trials then need --queue: there are no images to train on here).")
-@click.option("--modality", help="MRI, CT, X-ray, US, DMS, OCT or other (default: guessed from the name).")
+@dataset_options("Meta-features as JSON (the trials then need --queue: there are no images to train on here).")
 @click.option("--space", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
               help="Sweep YAML of the search space (its constants, e.g. epochs, hold for every trial).")
 @click.option("--budget", type=click.IntRange(min=1), required=True, help="Trials in all, recommend's answer included.")
