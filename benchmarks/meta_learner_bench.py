@@ -19,11 +19,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from metallmix_wandb.adapters.meta_learner import MetaLearner  # noqa: E402
-from metallmix_wandb.core.meta_learner_data import model_space  # noqa: E402
-from metallmix_wandb.core.records import Experiment  # noqa: E402
-from metallmix_wandb.core.search_space import SearchSpace  # noqa: E402
-from metallmix_wandb.core.shap_summary import digest, local_top, summarise  # noqa: E402
+from metallmix_wandb.knowledge.meta_learner.model import MetaLearner  # noqa: E402
+from metallmix_wandb.knowledge.meta_learner.features import model_space  # noqa: E402
+from metallmix_wandb.knowledge.records import Experiment  # noqa: E402
+from metallmix_wandb.space.search_space import SearchSpace  # noqa: E402
+from metallmix_wandb.knowledge.meta_learner.shap_summary import digest, local_top, summarise  # noqa: E402
 from tests.support import synthetic  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

@@ -20,9 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from metallmix_wandb.adapters.qdrant_store import ExperimentStore, collection_name, open_client  # noqa: E402
-from metallmix_wandb.core.scaling import fit_scaler  # noqa: E402
-from metallmix_wandb.pipelines.explain import explain  # noqa: E402
+from metallmix_wandb.knowledge.store import ExperimentStore, collection_name, open_client  # noqa: E402
+from metallmix_wandb.knowledge.scaling import fit_scaler  # noqa: E402
+from metallmix_wandb.knowledge.meta_learner.explain import explain  # noqa: E402
 from metallmix_wandb.settings import Settings  # noqa: E402
 from tests.support import synthetic  # noqa: E402
 
@@ -67,7 +67,7 @@ def main() -> None:
             print(f"{label}: median {statistics.median(walls):.2f} s, min {min(walls):.2f} s over 5 "
                   f"(pipeline {rec['timings']['total_s'] * 1000:.0f} ms, retrieval {rec['timings']['retrieval_s'] * 1000:.1f} ms)")
         if "--llm" in sys.argv:
-            from metallmix_wandb.adapters.llm_server import LocalLLMServer
+            from metallmix_wandb.llm.server import LocalLLMServer
 
             t = time.perf_counter()
             with LocalLLMServer(n_ctx=8192) as server:

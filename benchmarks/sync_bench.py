@@ -16,11 +16,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from metallmix_wandb.adapters.qdrant_store import ExperimentStore, collection_name, open_client  # noqa: E402
-from metallmix_wandb.adapters.wandb_offline import OfflineRunSource, find_run_dirs  # noqa: E402
-from metallmix_wandb.adapters.wandb_record_log import read_record_log  # noqa: E402
-from metallmix_wandb.core.experiments import MetricNames  # noqa: E402
-from metallmix_wandb.pipelines.sync import sync  # noqa: E402
+from metallmix_wandb.knowledge.store import ExperimentStore, collection_name, open_client  # noqa: E402
+from metallmix_wandb.knowledge.runs_offline import OfflineRunSource, find_run_dirs  # noqa: E402
+from metallmix_wandb.knowledge.record_log import read_record_log  # noqa: E402
+from metallmix_wandb.knowledge.experiments import MetricNames  # noqa: E402
+from metallmix_wandb.knowledge.sync import sync  # noqa: E402
 from tests.support.record_log_writer import write_record_log  # noqa: E402
 from tests.support.wandb_runs import meta, write_run  # noqa: E402
 

@@ -28,10 +28,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from metallmix_wandb.adapters.meta_learner import MetaLearner
-from metallmix_wandb.core.meta_learner_data import percentile_rank
-from metallmix_wandb.core.tune_records import TrialResult, config_key
-from metallmix_wandb.pipelines.tune_agent import tune_lookup
+from metallmix_wandb.knowledge.meta_learner.model import MetaLearner
+from metallmix_wandb.knowledge.meta_learner.features import percentile_rank
+from metallmix_wandb.tune.records import TrialResult, config_key
+from metallmix_wandb.tune.agent import tune_lookup
 from tests.support.synthetic import experiments, train_time, true_acc
 
 NS = (1, 3, 5, 10)
@@ -71,8 +71,8 @@ def main() -> None:
     timings: dict[str, list[float]] = {}
     server = None
     if args.llm:
-        from metallmix_wandb.adapters.llm_client import LLMClient
-        from metallmix_wandb.adapters.llm_server import LocalLLMServer
+        from metallmix_wandb.llm.client import LLMClient
+        from metallmix_wandb.llm.server import LocalLLMServer
 
         server = LocalLLMServer(n_ctx=4096)
         server.start()

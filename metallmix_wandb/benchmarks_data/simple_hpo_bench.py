@@ -176,7 +176,7 @@ def write_benchmark(benchmark: str, out_dir: Path, sample: int | None = None, se
                     subspace: Mapping[str, Sequence[Any]] | None = None) -> dict[str, Path]:
     """`<benchmark>_full.parquet` (the lookup table), `<benchmark>_kb.parquet` (the sampled knowledge
     base, when `sample`), and `<benchmark>.yaml` (the sweep config)."""
-    from metallmix_wandb.adapters.table_io import write_table
+    from metallmix_wandb.knowledge.table_io import write_table
 
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"space": out_dir / f"{benchmark}.yaml"}

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from metallmix_wandb.cli import main
+from metallmix_wandb.cli.app import fail, main
 from metallmix_wandb.cli.options import knowledge_options, open_store
 
 BASELINES = ("random", "bayes", "meta-learner", "nearest", "global-best", "zero-shot", "tune")
@@ -28,10 +28,6 @@ def _baselines(text: str) -> list[str]:
                                  param_hint="--baselines")
     return names
 
-
-def _fail(message: str) -> None:
-    click.secho(f"error: {message}", fg="red", err=True)
-    sys.exit(2)
 
 
 def _names(text: str | None) -> list[str]:
@@ -53,19 +49,19 @@ def _seeds(text: str) -> list[int]:
 def _endpoints(settings: Any, models: list[str], no_llm: bool, judge_model: str | None,
                err: Any) -> Iterator[tuple[list[Any], bool]]:
     """The LLMs to evaluate: each model on the given endpoint, or the embedded demo model."""
-    from metallmix_wandb.pipelines.evaluate import LLMEndpoint
+    from metallmix_wandb.evaluate.pipeline import LLMEndpoint
 
     if no_llm:
         yield [], False
         return
-    from metallmix_wandb.adapters.llm_client import LLMClient
+    from metallmix_wandb.llm.client import LLMClient
 
     if settings.llm_base_url:
         judge = LLMClient(settings.llm_base_url, judge_model, settings.llm_api_key) if judge_model else None
         yield [LLMEndpoint(name=m, client=LLMClient(settings.llm_base_url, m, settings.llm_api_key),
                            judge_client=judge, judge_name=judge_model) for m in models or ["default"]], False
         return
-    from metallmix_wandb.adapters.llm_server import LocalLLMServer
+    from metallmix_wandb.llm.server import LocalLLMServer
 
     if models:
         raise click.UsageError("--models names models on an endpoint: pass --base-url too (or set "
@@ -131,42 +127,42 @@ def evaluate(**opts: Any) -> None:
                              qdrant_url=opts["qdrant_url"], metric=opts["metric"], llm_base_url=opts["base_url"],
                              llm_api_key=opts["api_key"], wandb_mode="offline" if opts["offline"] else None)
     if not settings.project:
-        _fail("no project: pass --project or set WANDB_PROJECT")
+        fail("no project: pass --project or set WANDB_PROJECT")
     err, out = Console(stderr=True), Console()
     if not out.is_terminal:  # a pipe or a file: wide enough for the paper-style tables
         out = Console(width=200)
     report = _run(settings, opts, err)
     if opts["per_dataset"]:
-        from metallmix_wandb.cli.evaluation_output import print_per_dataset
+        from metallmix_wandb.evaluate.console import print_per_dataset
 
         print_per_dataset(out, report)
-    from metallmix_wandb.cli.evaluation_output import print_summary
+    from metallmix_wandb.evaluate.console import print_summary
 
     print_summary(out, report)
     if report.curves:
-        from metallmix_wandb.cli.evaluation_output import print_curves
+        from metallmix_wandb.evaluate.console import print_curves
 
         print_curves(out, report)
     _deliver(report, settings, opts, err)
 
 
 def _run(settings: Any, opts: dict[str, Any], err: Any) -> Any:
-    from metallmix_wandb.adapters.knowledge_artifacts import KnowledgeError, load_knowledge
-    from metallmix_wandb.adapters.llm_server import LLMServerError
-    from metallmix_wandb.adapters.lookup_source import lookup_from_experiments, lookup_from_table
-    from metallmix_wandb.adapters.qdrant_store import StoreError
-    from metallmix_wandb.adapters.table_io import TableReadError
-    from metallmix_wandb.core.lookup import LookupTableError
-    from metallmix_wandb.core.meta_learner_data import MetaLearnerError, infer_space
-    from metallmix_wandb.core.search_space import SearchSpace, SearchSpaceError
-    from metallmix_wandb.pipelines.evaluate import EvaluateRequest, EvaluationError, evaluate
-    from metallmix_wandb.pipelines.recommend import recommendable_space
+    from metallmix_wandb.knowledge.meta_learner.artifact import KnowledgeError, load_knowledge
+    from metallmix_wandb.llm.server import LLMServerError
+    from metallmix_wandb.evaluate.lookup_source import lookup_from_experiments, lookup_from_table
+    from metallmix_wandb.knowledge.store import StoreError
+    from metallmix_wandb.knowledge.table_io import TableReadError
+    from metallmix_wandb.evaluate.lookup import LookupTableError
+    from metallmix_wandb.knowledge.meta_learner.features import MetaLearnerError, infer_space
+    from metallmix_wandb.space.search_space import SearchSpace, SearchSpaceError
+    from metallmix_wandb.evaluate.pipeline import EvaluateRequest, EvaluationError, evaluate
+    from metallmix_wandb.recommend.pipeline import recommendable_space
 
     try:
         with open_store(settings) as store:
             experiments = list(store.all())
             if not experiments:
-                _fail(f"the knowledge base has no experiments for '{settings.project}': import or sync runs first")
+                fail(f"the knowledge base has no experiments for '{settings.project}': import or sync runs first")
             if opts["space"]:
                 space = SearchSpace.from_yaml(opts["space"])
             else:
@@ -181,15 +177,15 @@ def _run(settings: Any, opts: dict[str, Any], err: Any) -> Any:
             elif opts["lookup"]:
                 table = lookup_from_table(Path(opts["lookup"]), space, settings.metric, settings.time_metric)
             else:
-                from metallmix_wandb.adapters.evaluation_log import results_folder
-                from metallmix_wandb.adapters.launch_trainer import LaunchTrainer
+                from metallmix_wandb.evaluate.log import results_folder
+                from metallmix_wandb.evaluate.launch_trainer import LaunchTrainer
 
                 err.print("[yellow]Train mode: every chosen config (and every RS/BO trial) is trained here.[/]")
                 trainer = LaunchTrainer(space, project=settings.project, metric=settings.metric,
                                         time_metric=settings.time_metric, timeout_s=opts["train_timeout"],
                                         folder=results_folder(settings.cache_dir, settings.project) / "train")
             if opts["protocol"] == "tune" and table is None:
-                _fail("--method tune runs in lookup mode only (each trial looks up the table): pass --lookup")
+                fail("--method tune runs in lookup mode only (each trial looks up the table): pass --lookup")
             req = EvaluateRequest(
                 protocol=opts["protocol"], project=settings.project, metric=settings.metric, time_metric=settings.time_metric,
                 budget=opts["budget"], seeds=_seeds(opts["seeds"]), baselines=_baselines(opts["baselines"]),
@@ -204,11 +200,11 @@ def _run(settings: Any, opts: dict[str, Any], err: Any) -> Any:
                 return evaluate(experiments, store, space, table, req, llms, on_step=status.update, trainer=trainer)
     except (StoreError, SearchSpaceError, LookupTableError, TableReadError, EvaluationError, MetaLearnerError,
             LLMServerError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 def _deliver(report: Any, settings: Any, opts: dict[str, Any], err: Any) -> None:
-    from metallmix_wandb.adapters.evaluation_log import log_evaluation, save_local
+    from metallmix_wandb.evaluate.log import log_evaluation, save_local
 
     path = save_local(report, settings.cache_dir, opts["out"])
     err.print(f"results: {path}")

@@ -8,13 +8,9 @@ from typing import Any
 
 import click
 
-from metallmix_wandb.cli import main
+from metallmix_wandb.cli.app import fail, main
 from metallmix_wandb.cli.options import knowledge_options, open_store
 
-
-def _fail(message: str) -> None:
-    click.secho(f"error: {message}", fg="red", err=True)
-    sys.exit(2)
 
 
 @main.command()
@@ -37,26 +33,26 @@ def explain(project: str | None, entity: str | None, qdrant_path: Path | None, q
       metallmix-wandb explain --project medmnist-meta --space sweeps/meta_dataset.yaml
       metallmix-wandb explain --project medmnist-meta --qdrant-url http://qdrant:6333 --no-digest
     """
-    from metallmix_wandb.adapters.qdrant_store import StoreError
-    from metallmix_wandb.core.search_space import SearchSpace, SearchSpaceError
-    from metallmix_wandb.pipelines.explain import MetaLearnerError
+    from metallmix_wandb.knowledge.store import StoreError
+    from metallmix_wandb.space.search_space import SearchSpace, SearchSpaceError
+    from metallmix_wandb.knowledge.meta_learner.explain import MetaLearnerError
     from metallmix_wandb.settings import load_settings
 
     settings = load_settings(project=project, entity=entity, qdrant_path=qdrant_path, qdrant_url=qdrant_url,
                              metric=metric)
     if not settings.project:
-        _fail("no project: pass --project or set WANDB_PROJECT")
+        fail("no project: pass --project or set WANDB_PROJECT")
     space = None
     if space_path is not None:
         try:
             space = SearchSpace.from_yaml(space_path)
         except SearchSpaceError as exc:
-            _fail(str(exc))
+            fail(str(exc))
     try:
         with open_store(settings) as store:
             report = run_explain(store, settings, space, log_to_wandb=not no_wandb)
     except (StoreError, MetaLearnerError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     print_knowledge(report, show_digest=show_digest)
 
 
@@ -64,7 +60,7 @@ def run_explain(store: Any, settings: Any, space: Any = None, log_to_wandb: bool
     """The pipeline behind a rich status line (shared with `sync`)."""
     from rich.console import Console
 
-    from metallmix_wandb.pipelines.explain import explain as explain_pipeline
+    from metallmix_wandb.knowledge.meta_learner.explain import explain as explain_pipeline
 
     with Console(stderr=True).status("training the meta-learner (with leave-one-dataset-out) and SHAP"):
         return explain_pipeline(store, settings, space=space, log_to_wandb=log_to_wandb)

@@ -8,13 +8,9 @@ from typing import Any
 
 import click
 
-from metallmix_wandb.cli import main
+from metallmix_wandb.cli.app import fail, main
 from metallmix_wandb.cli.options import knowledge_options, open_store
 
-
-def _fail(message: str) -> None:
-    click.secho(f"error: {message}", fg="red", err=True)
-    sys.exit(2)
 
 
 def _names(text: str | None) -> list[str]:
@@ -53,19 +49,19 @@ def import_table(table: Path, **opts: Any) -> None:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from metallmix_wandb.adapters.qdrant_store import StoreError
-    from metallmix_wandb.adapters.table_io import TableReadError
-    from metallmix_wandb.core.experiments import MetricNames
-    from metallmix_wandb.core.search_space import SearchSpace, SearchSpaceError
-    from metallmix_wandb.pipelines.import_table import TableError, import_rows, parse_table
-    from metallmix_wandb.pipelines.sync import NothingToSyncError
+    from metallmix_wandb.knowledge.store import StoreError
+    from metallmix_wandb.knowledge.table_io import TableReadError
+    from metallmix_wandb.knowledge.experiments import MetricNames
+    from metallmix_wandb.space.search_space import SearchSpace, SearchSpaceError
+    from metallmix_wandb.knowledge.table_import import TableError, import_rows, parse_table
+    from metallmix_wandb.knowledge.sync import NothingToSyncError
     from metallmix_wandb.settings import load_settings
 
     settings = load_settings(project=opts["project"], entity=opts["entity"], qdrant_path=opts["qdrant_path"],
                              qdrant_url=opts["qdrant_url"], metric=opts["metric"],
                              wandb_mode="offline" if opts["offline"] else None)
     if not settings.project:
-        _fail("no project: pass --project or set WANDB_PROJECT")
+        fail("no project: pass --project or set WANDB_PROJECT")
     err = Console(stderr=True)
     try:
         space = SearchSpace.from_yaml(opts["space"]) if opts["space"] else None
@@ -74,7 +70,7 @@ def import_table(table: Path, **opts: Any) -> None:
                              meta_columns=_names(opts["meta_columns"]), metric_columns=_names(opts["metric_columns"]),
                              config_columns=_names(opts["config_columns"]))
     except (TableError, TableReadError, SearchSpaceError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     for b in parsed.bad:
         err.print(f"[yellow]bad row[/] {b.text()}", markup=True, highlight=False)
     if opts["dry_run"] or not parsed.rows:
@@ -95,7 +91,7 @@ def import_table(table: Path, **opts: Any) -> None:
                 report = import_rows(parsed, project=settings.project, entity=settings.entity,
                                      offline=settings.offline, on_row=advance)
     except (StoreError, NothingToSyncError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     _print_report(err, report, settings)
     if report.mode == "direct" and not opts["no_explain"]:
         from metallmix_wandb.cli.knowledge import _explain_after_sync

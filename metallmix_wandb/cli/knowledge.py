@@ -8,13 +8,9 @@ from pathlib import Path
 
 import click
 
-from metallmix_wandb.cli import main
+from metallmix_wandb.cli.app import fail, main
 from metallmix_wandb.cli.options import knowledge_options, open_store
 
-
-def _fail(message: str) -> None:
-    click.secho(f"error: {message}", fg="red", err=True)
-    sys.exit(2)
 
 
 @main.command()
@@ -43,21 +39,21 @@ def sync(project: str | None, entity: str | None, qdrant_path: Path | None, qdra
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from metallmix_wandb.adapters.qdrant_store import StoreError
-    from metallmix_wandb.core.experiments import MetricNames
-    from metallmix_wandb.pipelines.sync import NothingToSyncError
-    from metallmix_wandb.pipelines.sync import sync as run_sync
+    from metallmix_wandb.knowledge.store import StoreError
+    from metallmix_wandb.knowledge.experiments import MetricNames
+    from metallmix_wandb.knowledge.sync import NothingToSyncError
+    from metallmix_wandb.knowledge.sync import sync as run_sync
     from metallmix_wandb.settings import load_settings
 
     settings = load_settings(project=project, entity=entity, qdrant_path=qdrant_path, qdrant_url=qdrant_url,
                              metric=metric)
     if not settings.project:
-        _fail("no project: pass --project or set WANDB_PROJECT")
+        fail("no project: pass --project or set WANDB_PROJECT")
     try:
         source = _source(settings, offline_dir)
         total = source.count()
     except (FileNotFoundError, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     console = Console(stderr=True)
     try:
         with open_store(settings) as store, Progress(
@@ -68,7 +64,7 @@ def sync(project: str | None, entity: str | None, qdrant_path: Path | None, qdra
             report = run_sync(source, store, MetricNames(target=settings.metric, train_time=settings.time_metric),
                               on_run=lambda: progress.advance(task))
     except (StoreError, NothingToSyncError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     _print_report(console, report, show_skipped)
     if not no_explain:
         _explain_after_sync(console, settings, space)
@@ -78,15 +74,15 @@ def _explain_after_sync(console, settings, space_yaml: Path | None) -> None:  # 
     """A sync that worked stays a success when the runs cannot train a meta-learner yet: say why."""
     from rich.text import Text
 
-    from metallmix_wandb.adapters.qdrant_store import StoreError
+    from metallmix_wandb.knowledge.store import StoreError
     from metallmix_wandb.cli.explain_cmd import print_knowledge, run_explain
-    from metallmix_wandb.core.search_space import SearchSpace, SearchSpaceError
-    from metallmix_wandb.pipelines.explain import MetaLearnerError
+    from metallmix_wandb.space.search_space import SearchSpace, SearchSpaceError
+    from metallmix_wandb.knowledge.meta_learner.explain import MetaLearnerError
 
     try:
         space = SearchSpace.from_yaml(space_yaml) if space_yaml else None
     except SearchSpaceError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     try:
         with open_store(settings) as store:
             knowledge = run_explain(store, settings, space=space)
@@ -98,14 +94,14 @@ def _explain_after_sync(console, settings, space_yaml: Path | None) -> None:  # 
 
 def _source(settings, offline_dir: Path | None):  # noqa: ANN001, ANN202
     if offline_dir is not None:
-        from metallmix_wandb.adapters.wandb_offline import OfflineRunSource
+        from metallmix_wandb.knowledge.runs_offline import OfflineRunSource
 
         return OfflineRunSource(offline_dir, project=settings.project, entity=settings.entity)
     if settings.offline:
         raise ValueError("WANDB_MODE is offline: pass --offline-dir with the offline run folders")
     import wandb
 
-    from metallmix_wandb.adapters.wandb_online import OnlineRunSource
+    from metallmix_wandb.knowledge.runs_online import OnlineRunSource
 
     try:
         api = wandb.Api(timeout=30)
@@ -154,9 +150,9 @@ def similar(project: str | None, entity: str | None, qdrant_path: Path | None, q
       metallmix-wandb similar --project medmnist-meta --data new.npz -k 5
       metallmix-wandb similar --project medmnist-meta --meta-features hospital_mri.json --json
     """
-    from metallmix_wandb.adapters.qdrant_store import StoreError
-    from metallmix_wandb.pipelines.similar import exclusion_keys, meta_features_for
-    from metallmix_wandb.pipelines.similar import similar as run_similar
+    from metallmix_wandb.knowledge.store import StoreError
+    from metallmix_wandb.knowledge.similar import exclusion_keys, meta_features_for
+    from metallmix_wandb.knowledge.similar import similar as run_similar
     from metallmix_wandb.settings import load_settings
 
     settings = load_settings(project=project, entity=entity, qdrant_path=qdrant_path, qdrant_url=qdrant_url,
@@ -164,12 +160,12 @@ def similar(project: str | None, entity: str | None, qdrant_path: Path | None, q
     try:
         meta = meta_features_for(data, meta_json, modality)
     except ValueError as exc:  # DatasetError and MetaFeatureError are ValueErrors with clear messages
-        _fail(str(exc))
+        fail(str(exc))
     try:
         with open_store(settings) as store:
             hits = run_similar(store, meta, settings.top_k, exclusion_keys(exclude_dataset))
     except StoreError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if as_json:
         click.echo(json.dumps({"meta_features": meta, "neighbours": [
             {"distance": h.distance, **h.experiment.model_dump(mode="json", exclude={"history"})} for h in hits

@@ -7,14 +7,10 @@ from pathlib import Path
 
 import click
 
-from metallmix_wandb.cli import main
+from metallmix_wandb.cli.app import fail, main
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8765/v1"
 
-
-def _fail(message: str, code: int = 2) -> None:
-    click.secho(f"error: {message}", fg="red", err=True)
-    sys.exit(code)
 
 
 @main.group()
@@ -54,7 +50,7 @@ def serve(port: int, model_path: Path | None, alias: str, threads: int | None, c
       metallmix-wandb llm serve --port 9000 --threads 2 --detach
       metallmix-wandb llm serve --model-path ~/models/qwen2.5-1.5b-instruct-q4_k_m.gguf --alias qwen
     """
-    from metallmix_wandb.adapters.llm_server import LLMServerError, LocalLLMServer
+    from metallmix_wandb.llm.server import LLMServerError, LocalLLMServer
 
     server = LocalLLMServer(model_path, alias=alias, port=port, n_ctx=ctx, n_threads=threads,
                             ready_timeout_s=ready_timeout, log_path=log_path)
@@ -62,7 +58,7 @@ def serve(port: int, model_path: Path | None, alias: str, threads: int | None, c
     try:
         server.start()
     except LLMServerError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     click.echo(f"ready in {server.startup_s:.1f} s; log: {server.log_path}", err=True)
     click.echo(server.base_url)
     click.echo(f"  export METALLMIX_LLM_BASE_URL={server.base_url} METALLMIX_LLM_MODEL={alias}", err=True)
@@ -73,7 +69,7 @@ def serve(port: int, model_path: Path | None, alias: str, threads: int | None, c
     proc = server.process
     try:
         code = proc.wait() if proc is not None else None
-        _fail(f"the server exited with code {code}:\n{server.log_tail()}")
+        fail(f"the server exited with code {code}:\n{server.log_tail()}")
     except KeyboardInterrupt:
         click.echo("stopping ...", err=True)
     finally:
@@ -88,7 +84,7 @@ def status(base_url: str) -> None:
 
     Exits 1 when nothing answers.
     """
-    from metallmix_wandb.adapters.llm_server import (
+    from metallmix_wandb.llm.server import (
         INSTALL_MODEL,
         INSTALL_SERVER,
         LLMServerMissingError,

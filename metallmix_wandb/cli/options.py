@@ -43,7 +43,7 @@ def dataset_options(meta_features_help: str) -> Callable[[F], F]:
 
 def open_store(settings: Any) -> Any:
     """The project's collection, on the embedded folder or the server the settings name."""
-    from metallmix_wandb.adapters.qdrant_store import ExperimentStore, collection_name, open_client
+    from metallmix_wandb.knowledge.store import ExperimentStore, collection_name, open_client
 
     if not settings.project:
         raise click.UsageError("no project: pass --project or set WANDB_PROJECT")

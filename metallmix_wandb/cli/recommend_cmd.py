@@ -11,13 +11,9 @@ from typing import Any
 
 import click
 
-from metallmix_wandb.cli import main
+from metallmix_wandb.cli.app import fail, main
 from metallmix_wandb.cli.options import dataset_options, knowledge_options, open_store
 
-
-def _fail(message: str) -> None:
-    click.secho(f"error: {message}", fg="red", err=True)
-    sys.exit(2)
 
 
 class _NoLLMError(Exception):
@@ -30,7 +26,7 @@ def _llm_endpoint(settings: Any, use_llm: bool, err: Any) -> Iterator[tuple[Any,
     if not use_llm:
         yield None, None, None, None
         return
-    from metallmix_wandb.adapters.llm_client import LLMClient
+    from metallmix_wandb.llm.client import LLMClient
 
     if settings.llm_base_url:
         model = settings.llm_model or "default"
@@ -39,7 +35,7 @@ def _llm_endpoint(settings: Any, use_llm: bool, err: Any) -> Iterator[tuple[Any,
         judge_llm = llm if judge_model == model else LLMClient(settings.llm_base_url, judge_model, settings.llm_api_key)
         yield llm, judge_llm, model, judge_model
         return
-    from metallmix_wandb.adapters.llm_server import LocalLLMServer
+    from metallmix_wandb.llm.server import LocalLLMServer
 
     err.print("[yellow]No --base-url: starting the embedded SmolLM2-135M demo model on 127.0.0.1. It is a tiny "
               "model that proves the plumbing; point --base-url at Ollama / LM Studio with a 4-8B model for "
@@ -89,11 +85,11 @@ def recommend(**opts: Any) -> None:
     """
     from rich.console import Console
 
-    from metallmix_wandb.adapters.knowledge_artifacts import KnowledgeError, load_knowledge
-    from metallmix_wandb.adapters.qdrant_store import StoreError
-    from metallmix_wandb.core.search_space import SearchSpace, SearchSpaceError
-    from metallmix_wandb.pipelines.recommend import RecommendError, RecommendRequest, recommend as run
-    from metallmix_wandb.pipelines.similar import exclusion_keys, meta_features_for
+    from metallmix_wandb.knowledge.meta_learner.artifact import KnowledgeError, load_knowledge
+    from metallmix_wandb.knowledge.store import StoreError
+    from metallmix_wandb.space.search_space import SearchSpace, SearchSpaceError
+    from metallmix_wandb.recommend.pipeline import RecommendError, RecommendRequest, recommend as run
+    from metallmix_wandb.knowledge.similar import exclusion_keys, meta_features_for
     from metallmix_wandb.settings import load_settings
 
     err = Console(stderr=True)
@@ -101,13 +97,13 @@ def recommend(**opts: Any) -> None:
                              qdrant_url=opts["qdrant_url"], top_k=opts["top_k"], llm_model=opts["model"],
                              llm_base_url=opts["base_url"], llm_api_key=opts["api_key"], judge_model=opts["judge_model"])
     if not settings.project:
-        _fail("no project: pass --project or set WANDB_PROJECT")
+        fail("no project: pass --project or set WANDB_PROJECT")
     try:
         meta = meta_features_for(opts["data"], opts["meta_json"], opts["modality"])
         knowledge = load_knowledge(settings.project, settings.cache_dir, settings.entity, online=not settings.offline)
         space = SearchSpace.from_yaml(opts["space"]) if opts["space"] else knowledge.space
     except (ValueError, KnowledgeError, SearchSpaceError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     req = RecommendRequest(mode=opts["mode"], top_k=settings.top_k, candidates=opts["candidates"],
                            use_llm=not opts["no_llm"], fallback=opts["fallback"], judge=not opts["no_judge"],
                            judge_repeats=opts["judge_repeats"], max_repairs=opts["max_repairs"],
@@ -116,8 +112,8 @@ def recommend(**opts: Any) -> None:
     if req.use_llm and not settings.llm_base_url:  # the embedded demo model: keep its answer short
         req = req.model_copy(update={"explanation_max_chars": 400})
     if req.use_llm:
-        from metallmix_wandb.adapters.llm_client import LLMError
-        from metallmix_wandb.adapters.llm_server import LLMServerError
+        from metallmix_wandb.llm.client import LLMError
+        from metallmix_wandb.llm.server import LLMServerError
     else:  # --no-llm: no client or server, so neither module is imported (CLI start-up)
         LLMError = LLMServerError = _NoLLMError
     try:
@@ -126,15 +122,15 @@ def recommend(**opts: Any) -> None:
             rec = run(meta, space, store, knowledge, req, llm, jllm, (m, jm), on_step=status.update)
     except LLMError as exc:
         if req.fallback != "meta-learner":
-            _fail(f"{exc}. Nothing was logged or enqueued (use --fallback meta-learner or --no-llm).")
+            fail(f"{exc}. Nothing was logged or enqueued (use --fallback meta-learner or --no-llm).")
         err.print(f"[yellow]LLM unavailable ({exc}); falling back to the meta-learner.[/]")
         with open_store(settings) as store:
             rec = run(meta, space, store, knowledge, req.model_copy(update={"use_llm": False}))
         rec.source = "meta-learner-fallback"
         rec.warnings.append(f"LLM unavailable: {exc}")
     except (StoreError, RecommendError, LLMServerError, KnowledgeError) as exc:
-        _fail(str(exc))
-    from metallmix_wandb.cli.recommend_output import deliver
+        fail(str(exc))
+    from metallmix_wandb.recommend.output import deliver
 
     deliver(rec, space, settings, opts, err)
 
@@ -159,14 +155,14 @@ def judge(run_ref: str, project: str | None, entity: str | None, qdrant_path: Pa
     """
     from rich.console import Console
 
-    from metallmix_wandb.adapters.knowledge_artifacts import KnowledgeError, load_knowledge
-    from metallmix_wandb.adapters.llm_client import LLMError
-    from metallmix_wandb.adapters.recommendation_log import read_recommendation
-    from metallmix_wandb.core.llm_loop import judge as run_judge
-    from metallmix_wandb.core.llm_output import CRITERIA, format_score_of
-    from metallmix_wandb.core.prompts import judge_messages
-    from metallmix_wandb.core.search_space import SearchSpace
-    from metallmix_wandb.pipelines.recommend import recommendable_space
+    from metallmix_wandb.knowledge.meta_learner.artifact import KnowledgeError, load_knowledge
+    from metallmix_wandb.llm.client import LLMError
+    from metallmix_wandb.recommend.log import read_recommendation
+    from metallmix_wandb.llm.ask import judge as run_judge
+    from metallmix_wandb.llm.output import CRITERIA, format_score_of
+    from metallmix_wandb.recommend.prompts import judge_messages
+    from metallmix_wandb.space.search_space import SearchSpace
+    from metallmix_wandb.recommend.pipeline import recommendable_space
     from metallmix_wandb.settings import load_settings
 
     settings = load_settings(project=project, entity=entity, qdrant_path=qdrant_path, qdrant_url=qdrant_url,
@@ -176,12 +172,12 @@ def judge(run_ref: str, project: str | None, entity: str | None, qdrant_path: Pa
         knowledge = load_knowledge(settings.project or "", settings.cache_dir, settings.entity)
         sp = recommendable_space(SearchSpace.from_yaml(space) if space else knowledge.space)
     except (OSError, ValueError, KnowledgeError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if not settings.llm_model and rec.judge_model and settings.llm_base_url:
         settings = settings.model_copy(update={"llm_model": rec.judge_model})
     err = Console(stderr=True)
     # The evidence is re-created from the record itself, so re-judging needs no Qdrant access.
-    from metallmix_wandb.core.records import Experiment, Neighbour
+    from metallmix_wandb.knowledge.records import Experiment, Neighbour
 
     neighbours = [Neighbour(distance=e.distance, experiment=Experiment(
         run_path=e.run_path, run_id=e.run_path.rsplit("/", 1)[-1], dataset=e.dataset, config=e.config,
@@ -195,7 +191,7 @@ def judge(run_ref: str, project: str | None, entity: str | None, qdrant_path: Pa
         with _llm_endpoint(settings, True, err) as (llm, _, m, _jm):
             verdict = run_judge(llm, messages, repeats=repeats, format_score_code=code)
     except LLMError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     scores = {c: getattr(verdict.scores, c) for c in CRITERIA} | {"mean": verdict.scores.mean}
     click.echo(json.dumps({"run": run_ref, "judge_model": m, "scores": scores, "format_score_code": code,
                            "errors": verdict.errors}, indent=2))

@@ -7,12 +7,8 @@ from pathlib import Path
 
 import click
 
-from metallmix_wandb.cli import main
+from metallmix_wandb.cli.app import fail, main
 
-
-def _fail(message: str) -> None:
-    click.secho(f"error: {message}", fg="red", err=True)
-    sys.exit(2)
 
 
 @main.command()
@@ -39,22 +35,22 @@ def report(project: str | None, entity: str | None, results: tuple[Path, ...], o
     """
     from rich.console import Console
 
-    from metallmix_wandb.adapters.evaluation_log import load_local, results_folder
-    from metallmix_wandb.adapters.report_writer import save_wandb_report, write_offline
-    from metallmix_wandb.core.evaluation import merge_reports
-    from metallmix_wandb.core.report_spec import build_spec
+    from metallmix_wandb.evaluate.log import load_local, results_folder
+    from metallmix_wandb.evaluate.report_writer import save_wandb_report, write_offline
+    from metallmix_wandb.evaluate.records import merge_reports
+    from metallmix_wandb.evaluate.report_spec import build_spec
     from metallmix_wandb.settings import load_settings
 
     settings = load_settings(project=project, entity=entity, wandb_mode="offline" if offline else None)
     if not settings.project and not results:
-        _fail("no project: pass --project or set WANDB_PROJECT")
+        fail("no project: pass --project or set WANDB_PROJECT")
     paths = list(results) or [results_folder(settings.cache_dir, settings.project or "") / "latest.json"]
     if not paths[0].is_file():
-        _fail(f"no evaluation results at {paths[0]}: run `metallmix-wandb evaluate --project {settings.project}` first")
+        fail(f"no evaluation results at {paths[0]}: run `metallmix-wandb evaluate --project {settings.project}` first")
     try:
         evaluation = merge_reports([load_local(p) for p in paths])
     except ValueError as exc:
-        _fail(f"not evaluation results that can be shown together: {exc}")
+        fail(f"not evaluation results that can be shown together: {exc}")
     spec = build_spec(evaluation, entity=settings.entity)
     err = Console(stderr=True)
     if not settings.offline:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from metallmix_wandb.cli import main
+from metallmix_wandb.cli.app import main
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
@@ -28,7 +28,7 @@ def train(ctx: click.Context, args: tuple[str, ...]) -> None:
     if any(a in ("-h", "--help") for a in args):
         click.echo(ctx.get_help())
         click.echo()
-    from metallmix_wandb import train as entry
+    from metallmix_wandb.training import entrypoint as entry
 
     sys.exit(entry.main(list(args)))
 
@@ -63,7 +63,7 @@ def sweep(sweep_yaml: Path, offline: bool, count: int | None, project: str | Non
       metallmix-wandb sweep sweeps/baseline_bayes.yaml --offline --dataset data/new.npz
       metallmix-wandb sweep sweeps/meta_dataset.yaml --project medmnist-meta --agent --count 50
     """
-    from metallmix_wandb.pipelines.offline_sweep import SweepError, online_sweep, parse_set
+    from metallmix_wandb.training.offline_sweep import SweepError, online_sweep, parse_set
 
     try:
         overrides = parse_set(sets)
@@ -84,7 +84,7 @@ def _offline(sweep_yaml: Path, count: int | None, project: str | None, overrides
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from metallmix_wandb.pipelines.offline_sweep import (
+    from metallmix_wandb.training.offline_sweep import (
         Trial,
         load_sweep_config,
         run_offline_sweep,

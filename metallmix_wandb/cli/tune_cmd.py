@@ -8,13 +8,9 @@ from typing import Any
 
 import click
 
-from metallmix_wandb.cli import main
+from metallmix_wandb.cli.app import fail, main
 from metallmix_wandb.cli.options import dataset_options, knowledge_options, open_store
 
-
-def _fail(message: str, code: int = 2) -> None:
-    click.secho(f"error: {message}", fg="red", err=True)
-    sys.exit(code)
 
 
 @main.command()
@@ -55,14 +51,14 @@ def tune(**opts: Any) -> None:
     """
     from rich.console import Console
 
-    from metallmix_wandb.cli.tune_output import run_command
+    from metallmix_wandb.tune.command import run_command
 
     err = Console(stderr=True)
     if opts["queue"] and opts["run_local"]:
-        _fail("give --queue or --run-local, not both")
+        fail("give --queue or --run-local, not both")
     if not opts["queue"] and not opts["data"]:
-        _fail("training the trials here needs --data (with only --meta-features, pass --queue)")
+        fail("training the trials here needs --data (with only --meta-features, pass --queue)")
     if opts["no_llm"] and (opts["model"] or opts["base_url"]):
-        _fail("--no-llm contradicts --model/--base-url")
+        fail("--no-llm contradicts --model/--base-url")
     code = run_command(opts, err, open_store)
     sys.exit(code)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from metallmix_wandb.adapters.knowledge_artifacts import cache_folder
+from metallmix_wandb.knowledge.meta_learner.artifact import cache_folder
 from metallmix_wandb.cli import main
 from tests.support.fixtures import PROJECT, OfflineProject, offline_project  # noqa: F401
 from tests.support.synthetic import EXPLAIN_PROJECT, OfflineExplainProject, offline_explain_project  # noqa: F401

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from metallmix_wandb.adapters.wandb_offline import find_run_dirs, parse_run_dir
+from metallmix_wandb.knowledge.runs_offline import find_run_dirs, parse_run_dir
 from metallmix_wandb.cli import main
 from tests.support.wandb_runs import wait_for_exit_record
 
@@ -25,7 +25,7 @@ ROWS = [
 
 
 def _write(fmt: str, folder: Path) -> Path:
-    from metallmix_wandb.adapters.table_io import write_table
+    from metallmix_wandb.knowledge.table_io import write_table
 
     path = folder / f"results.{fmt}"
     if fmt == "jsonl":  # one line that is not JSON at all, too

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from metallmix_wandb.adapters.wandb_offline import find_run_dirs, parse_run_dir
+from metallmix_wandb.knowledge.runs_offline import find_run_dirs, parse_run_dir
 from metallmix_wandb.cli import main
-from metallmix_wandb.core.search_space import SearchSpace
+from metallmix_wandb.space.search_space import SearchSpace
 from tests.support.fake_llm import FakeLLMServer, llama_cpp_like, reply
 from tests.support.recommend_kb import kb, offline_explain_project  # noqa: F401
 from tests.support.synthetic import EXPLAIN_PROJECT

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from metallmix_wandb.adapters.tune_state import load_state
-from metallmix_wandb.adapters.wandb_offline import find_run_dirs, parse_run_dir
+from metallmix_wandb.tune.state import load_state
+from metallmix_wandb.knowledge.runs_offline import find_run_dirs, parse_run_dir
 from metallmix_wandb.cli import main
 from tests.support.tune_kb import PROJECT, TuneKB, tune_kb, tune_kb_files  # noqa: F401
 from tests.support.wandb_runs import wait_for_exit_record

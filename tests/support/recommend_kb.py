@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from metallmix_wandb.cli import main
-from metallmix_wandb.core.search_space import SearchSpace
+from metallmix_wandb.space.search_space import SearchSpace
 from tests.support.synthetic import EXPLAIN_PROJECT, OfflineExplainProject, offline_explain_project  # noqa: F401
 from tests.support.wandb_runs import offline_env
 

@@ -1,4 +1,4 @@
-"""Write a W&B-style record log, the inverse of adapters/wandb_record_log.py. Used to build large
+"""Write a W&B-style record log, the inverse of knowledge/record_log.py. Used to build large
 synthetic projects from real runs (benchmarks) and to test records that span 32 KiB blocks."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
-from metallmix_wandb.adapters.wandb_record_log import (
+from metallmix_wandb.knowledge.record_log import (
     BLOCK_SIZE, FIRST, FULL, HEADER, HEADER_IDENT, HEADER_MAGIC, HEADER_VERSION, LAST, MIDDLE, RECORD_HEADER,
 )
 

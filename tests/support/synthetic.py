@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from metallmix_wandb.core.records import Experiment
-from metallmix_wandb.core.search_space import SearchSpace
+from metallmix_wandb.knowledge.records import Experiment
+from metallmix_wandb.space.search_space import SearchSpace
 
 SPACE_YAML = """
 method: random

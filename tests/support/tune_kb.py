@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import yaml
 
-from metallmix_wandb.core.records import Experiment
-from metallmix_wandb.core.search_space import SearchSpace
+from metallmix_wandb.knowledge.records import Experiment
+from metallmix_wandb.space.search_space import SearchSpace
 from tests.support.synthetic import dataset_meta
 
 PROJECT = "tune-test"
@@ -65,9 +65,9 @@ class TuneKB:
 
 @pytest.fixture(scope="session")
 def tune_kb_files(tmp_path_factory: pytest.TempPathFactory) -> TuneKB:
-    from metallmix_wandb.adapters.qdrant_store import ExperimentStore, collection_name, open_client
-    from metallmix_wandb.core.scaling import fit_scaler
-    from metallmix_wandb.pipelines.explain import explain
+    from metallmix_wandb.knowledge.store import ExperimentStore, collection_name, open_client
+    from metallmix_wandb.knowledge.scaling import fit_scaler
+    from metallmix_wandb.knowledge.meta_learner.explain import explain
     from metallmix_wandb.settings import load_settings
 
     root = tmp_path_factory.mktemp("tune_kb")

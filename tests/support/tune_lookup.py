@@ -9,9 +9,9 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from metallmix_wandb.adapters.meta_learner import MetaLearner
-from metallmix_wandb.core.search_space import SearchSpace
-from metallmix_wandb.core.tune_records import TrialResult, config_key
+from metallmix_wandb.knowledge.meta_learner.model import MetaLearner
+from metallmix_wandb.space.search_space import SearchSpace
+from metallmix_wandb.tune.records import TrialResult, config_key
 from tests.support.synthetic import experiments, train_time, true_acc
 
 

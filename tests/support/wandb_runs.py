@@ -61,7 +61,7 @@ def write_run(
 def wait_for_exit_record(run_dir: Path, timeout: float = 30.0) -> None:
     """wandb-core writes the exit record shortly after `finish()` returns; wait for it so a test
     never reads a finished run as a killed one (and fail loudly if it never comes)."""
-    from metallmix_wandb.adapters import wandb_offline
+    from metallmix_wandb.knowledge import runs_offline as wandb_offline
 
     if wandb_offline.wait_for_exit_record(run_dir, timeout_s=timeout, poll_s=0.05).exit_code is None:
         raise TimeoutError(f"{run_dir}: no exit record {timeout} s after finish()")

@@ -1,0 +1,126 @@
+"""The evaluation report as plain data: sections of bar panels and a ranked table. Pure.
+
+One spec feeds both renderers: online it becomes a W&B Report (wandb-workspaces; each panel reads
+`<method>/<field>` keys from the evaluation run's summary), offline it is written as JSON beside
+PNG plots of the same panels and an HTML page that shows them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from metallmix_wandb.evaluate.records import EvaluationReport, MethodSummary
+from metallmix_wandb.recommend.prompts import CRITERIA
+
+
+class Panel(BaseModel):
+    title: str
+    field: str = Field(description="the MethodSummary field plotted")
+    unit: str = ""
+    log_scale: bool = False
+    methods: list[str]
+    values: list[float | None]
+    wandb_keys: list[str] = Field(description="run-summary keys of the evaluation run, one per method")
+
+
+class Section(BaseModel):
+    heading: str
+    text: str = ""
+    panels: list[Panel] = Field(default_factory=list)
+
+
+class ReportSpec(BaseModel):
+    title: str
+    description: str
+    project: str
+    entity: str | None = None
+    evaluation_run: str | None = None
+    sections: list[Section]
+    table_columns: list[str]
+    table_rows: list[list[Any]]
+
+
+def method_key(method: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", method)
+
+
+def _value(s: MethodSummary, field: str) -> float | None:
+    v = s.judge.get(field.removeprefix("judge_")) if field.startswith("judge_") else getattr(s, field)
+    return float(v) if isinstance(v, int | float) and not (isinstance(v, float) and math.isnan(v)) else None
+
+
+def _panel(summaries: list[MethodSummary], title: str, field: str, unit: str = "", log: bool = False) -> Panel | None:
+    rows = [(s.method, _value(s, field)) for s in summaries]
+    rows = [(m, v) for m, v in rows if v is not None]
+    if not rows:
+        return None
+    return Panel(title=title, field=field, unit=unit, log_scale=log, methods=[m for m, _ in rows],
+                 values=[v for _, v in rows], wandb_keys=[f"{method_key(m)}/{field}" for m, _ in rows])
+
+
+def build_spec(report: EvaluationReport, entity: str | None = None) -> ReportSpec:
+    """Quality (percentile, metric), cost (response and training time), LLM answers (validity, judge)."""
+    s = report.summary
+    quality = [p for p in (
+        _panel(s, "Median percentile of the chosen config (1 = the dataset's best)", "median_percentile"),
+        _panel(s, f"Mean {report.metric} of the chosen config", "mean_metric"),
+        _panel(s, "Mean rank among methods per dataset (1 = best)", "mean_dataset_rank"),
+    ) if p]
+    cost = [p for p in (
+        _panel(s, "Median response time (incl. the training a search needs)", "median_response_s", "s", log=True),
+        _panel(s, "Median training time of the chosen config", "median_train_time_s", "s", log=True),
+    ) if p]
+    llm = [p for p in (
+        _panel(s, "LLM answers valid before repair", "validity_rate"),
+        *[_panel(s, f"Judge: {c} (0-4)", f"judge_{c}") for c in CRITERIA],
+    ) if p]
+    best = s[0].method if s else "-"
+    sections = [
+        Section(heading="Which method chooses best",
+                text=f"Leave-one-dataset-out over {len(report.datasets)} datasets ({', '.join(report.datasets)}): "
+                     f"each dataset's runs are hidden and every method chooses one config for it, scored by the "
+                     f"table of all configs' {report.metric}. Random search and BO get {report.budget} evaluations, "
+                     f"seeds {report.seeds}. Best median percentile: {best}."
+                     + "".join(f" Note: {n}." for n in report.notes),
+                panels=quality),
+        Section(heading="What it costs", panels=cost,
+                text="Response time counts the method's own compute plus, for random search and BO, the "
+                     "training time of every configuration they had to run."),
+    ]
+    if report.curves:
+        sections.insert(1, _curves_section(report))
+    if llm:
+        sections.append(Section(heading="LLM answers", panels=llm,
+                                text="Validity of the raw answer before any repair, and the LLM judge's scores."))
+    columns = ["rank", "method", "median percentile", f"mean {report.metric}", "median response s",
+               "median train s", "validity", "judge mean", "failures"]
+    rows = [[m.rank, m.method, _round(m.median_percentile), _round(m.mean_metric), _round(m.median_response_s),
+             _round(m.median_train_time_s), _round(m.validity_rate), _round(m.judge.get("mean")), m.failures]
+            for m in s]
+    return ReportSpec(title=f"metallmix-wandb evaluation: {report.project}",
+                      description=f"LLMs and baselines on {report.metric}, leave-one-dataset-out ({report.mode} mode)",
+                      project=report.project, entity=entity, evaluation_run=report.wandb_run, sections=sections,
+                      table_columns=columns, table_rows=rows)
+
+
+def _curves_section(report: EvaluationReport) -> Section:
+    """`--method tune`: one bar panel per checkpoint N (the best-so-far after N trials)."""
+    panels = []
+    for n in sorted({c.n for c in report.curves}):
+        points = sorted((c for c in report.curves if c.n == n), key=lambda c: -c.median_percentile)
+        field = f"best_so_far_at_{n}"
+        panels.append(Panel(title=f"Median percentile of the best config after {n} trial(s)", field=field,
+                            methods=[c.method for c in points], values=[c.median_percentile for c in points],
+                            wandb_keys=[f"{method_key(c.method)}/{field}" for c in points]))
+    return Section(heading="Best so far after N trials", panels=panels,
+                   text="Every budgeted method (tune with and without the LLM, random search, BO) gets the same "
+                        f"trials, up to {report.budget}; each bar is the median over datasets (means over seeds "
+                        "first) of the percentile of the best config found so far.")
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None or math.isnan(x) else round(x, 4)

@@ -1,0 +1,271 @@
+"""The project's knowledge as files: a W&B artifact (type `metallmix-knowledge`) and a local cache.
+
+One folder holds the boosters (XGBoost JSON), the SHAP summary (JSON), the digest (markdown), shap's
+own bar and beeswarm plots (PNG), the search space (sweep YAML), the meta-feature scaler, the LODO
+quality and a manifest with a SHA-256 per file. Every file is a deterministic function of the runs:
+no timestamps, seeded plots. So a re-run over the same runs yields identical bytes, and W&B (which
+versions artifacts by content) keeps one version instead of piling up copies.
+
+The cache `<cache_dir>/knowledge/<project>/` is written to a temporary sibling and renamed into
+place, so a crash never leaves half a cache. Later commands read it with `load_knowledge`; online,
+a missing cache is filled from the artifact's `:latest` version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, Field
+
+from metallmix_wandb.knowledge.meta_learner.quality import LodoQuality
+from metallmix_wandb.knowledge.scaling import MetaScaler
+from metallmix_wandb.space.search_space import SearchSpace
+from metallmix_wandb.knowledge.meta_learner.shap_summary import ShapSummary
+
+if TYPE_CHECKING:
+    from metallmix_wandb.knowledge.meta_learner.model import MetaLearner
+
+KNOWLEDGE_TYPE = "metallmix-knowledge"
+SCHEMA_VERSION = 1
+SUMMARY, DIGEST, QUALITY, SPACE, SCALER, MANIFEST = (
+    "shap_summary.json", "digest.md", "quality.json", "search_space.yaml", "scaler.json", "manifest.json")
+BAR_PNG, BEESWARM_PNG = "shap_bar.png", "shap_beeswarm.png"
+
+
+class KnowledgeError(RuntimeError):
+    """No usable knowledge for a project (never built, or the cache/artifact is unreadable)."""
+
+
+def safe_name(project: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", project)
+
+
+def artifact_name(project: str) -> str:
+    return f"metallmix-knowledge-{safe_name(project)}"
+
+
+def cache_folder(project: str, cache_dir: Path) -> Path:
+    return Path(cache_dir) / "knowledge" / safe_name(project)
+
+
+class KnowledgeManifest(BaseModel):
+    schema_version: int = SCHEMA_VERSION
+    project: str
+    artifact: str
+    metric: str
+    runs: int
+    datasets: int
+    quality: str = Field(description="the one-line quality summary")
+    files: dict[str, str] = Field(description="file name -> sha256")
+    versions: dict[str, str] = Field(default_factory=dict)
+
+
+class Knowledge(BaseModel):
+    """A project's knowledge as read back from the cache (what recommend/evaluate consume)."""
+
+    folder: Path
+    manifest: KnowledgeManifest
+    summary: ShapSummary = Field(description="SHAP summary of the ranking model")
+    summary_raw: ShapSummary | None = Field(None, description="SHAP summary of the raw-metric model")
+    digest: str
+    quality: LodoQuality
+    space: SearchSpace
+    scaler: MetaScaler | None = None
+
+    def learner(self, n_jobs: int | None = None) -> MetaLearner:
+        from metallmix_wandb.knowledge.meta_learner.model import MetaLearner
+
+        return MetaLearner.load(self.folder, n_jobs=n_jobs)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def write_bundle(folder: Path, project: str, learner: MetaLearner, summary: ShapSummary,
+                 summary_raw: ShapSummary, digest: str, scaler: MetaScaler | None,
+                 plots: Callable[[Path], list[str]]) -> KnowledgeManifest:
+    """Write every knowledge file into `folder` (which must exist) and return the manifest."""
+    import shap
+    import xgboost
+
+    from metallmix_wandb import __version__
+
+    learner.save(folder)
+    _write_json(folder / SUMMARY, {"rank": summary.model_dump(mode="json"),
+                                   "raw": summary_raw.model_dump(mode="json")})
+    (folder / DIGEST).write_text(digest, encoding="utf-8")
+    quality = learner.info.quality
+    _write_json(folder / QUALITY, quality.model_dump(mode="json"))
+    space = learner.info.search_space()
+    header = (f"# The search space the meta-learner for '{project}' models (W&B sweep format).\n"
+              "# Without a sweep YAML it was inferred from the runs' configs.\n")
+    text = header + yaml.safe_dump(space.to_sweep_config(), sort_keys=False)
+    (folder / SPACE).write_text(text, encoding="utf-8")
+    _write_json(folder / SCALER, scaler.model_dump(mode="json") if scaler else None)
+    plots(folder)
+    manifest = KnowledgeManifest(
+        project=project, artifact=artifact_name(project), metric=learner.info.metric, runs=learner.info.runs,
+        datasets=len(learner.info.datasets), quality=quality.line(),
+        files={p.name: _sha256(p) for p in sorted(folder.iterdir()) if p.is_file()},
+        versions={"metallmix_wandb": __version__, "xgboost": xgboost.__version__, "shap": shap.__version__},
+    )
+    _write_json(folder / MANIFEST, manifest.model_dump(mode="json"))
+    return manifest
+
+
+def save_shap_plots(folder: Path, shap_values: np.ndarray, X: np.ndarray, columns: list[str],
+                    groups: dict[str, list[int]], log_columns: Sequence[str] = (),
+                    max_display: int = 15) -> list[str]:
+    """shap's own bar plot (one bar per parameter / meta-feature, one-hot groups summed) and beeswarm
+    (one row per model column, coloured by value; log10 of the value for `log_columns`, so 1e-3 is
+    not painted like 1e-5), rendered with the Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+    import shap
+
+    logs = [j for j, c in enumerate(columns) if c in set(log_columns)]
+    X = np.array(X, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        X[:, logs] = np.where(X[:, logs] > 0, np.log10(X[:, logs]), np.nan)
+    names = list(groups)
+    grouped = np.stack([shap_values[:, idx].sum(axis=1) for idx in groups.values()], axis=1)
+    data = np.stack([X[:, idx[0]] if len(idx) == 1 else np.full(len(X), np.nan) for idx in groups.values()],
+                    axis=1)
+    state = np.random.get_state()  # the beeswarm jitters with the global RNG: seed it, then restore
+    try:
+        np.random.seed(0)
+        for name, expl, plot in (
+            (BAR_PNG, shap.Explanation(values=grouped, data=data, feature_names=names), shap.plots.bar),
+            (BEESWARM_PNG, shap.Explanation(values=shap_values, data=X, feature_names=list(columns)),
+             shap.plots.beeswarm),
+        ):
+            plt.close("all")
+            plot(expl, max_display=max_display, show=False)
+            plt.gcf().savefig(folder / name, dpi=90, bbox_inches="tight", metadata={"Software": None})
+            plt.close("all")
+    finally:
+        np.random.set_state(state)
+    return [BAR_PNG, BEESWARM_PNG]
+
+
+def publish_cache(project: str, cache_dir: Path, fill: Callable[[Path], Any]) -> Path:
+    """Build the cache folder in a temporary sibling via `fill(folder)`, then swap it into place:
+    readers see the old knowledge or the new, never a half-written mix."""
+    target = cache_folder(project, cache_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        fill(tmp)
+        old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+        if target.exists():
+            os.replace(target, old)
+        os.replace(tmp, target)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+class WandbLog(BaseModel):
+    """Where the artifact went (or why it did not)."""
+
+    artifact: str
+    mode: str = "online"
+    run_id: str | None = None
+    run_path: str | None = None
+    run_dir: str | None = None
+    error: str | None = None
+
+
+def log_knowledge_artifact(folder: Path, manifest: KnowledgeManifest, project: str, entity: str | None,
+                           offline: bool, summary: dict[str, Any] | None = None) -> WandbLog:
+    """Log the folder as an artifact from a W&B run with job_type `sync` (an offline run when W&B is
+    offline). W&B failures are returned, not raised: the local cache already holds the knowledge."""
+    name = artifact_name(project)
+    mode = "offline" if offline else "online"
+    try:
+        import wandb
+
+        run = wandb.init(project=project, entity=entity, job_type="sync", name=f"knowledge {project}",
+                         mode=mode, dir=os.environ.get("WANDB_DIR"), reinit="create_new",
+                         config={"metallmix": {"artifact": name, "runs": manifest.runs,
+                                               "metric": manifest.metric}})
+    except Exception as exc:  # noqa: BLE001 - wandb raises many types (no key, no server, bad entity)
+        return WandbLog(artifact=name, mode=mode, error=f"wandb.init failed: {exc}")
+    try:
+        artifact = wandb.Artifact(name, type=KNOWLEDGE_TYPE, description="metallmix-wandb meta-learner, SHAP "
+                                  "summary and digest", metadata=manifest.model_dump(mode="json"))
+        artifact.add_dir(str(folder))
+        run.log_artifact(artifact)
+        run.log({"shap/bar": wandb.Image(str(folder / BAR_PNG)),
+                 "shap/beeswarm": wandb.Image(str(folder / BEESWARM_PNG))})
+        for key, value in (summary or {}).items():
+            run.summary[key] = value
+        result = WandbLog(artifact=f"{name}:latest", mode=mode, run_id=run.id, run_path=run.path,
+                          run_dir=str(Path(run.dir).parent))
+        run.finish()
+        return result
+    except Exception as exc:  # noqa: BLE001
+        run.finish(exit_code=1)
+        return WandbLog(artifact=name, mode=mode, run_id=run.id, error=f"logging the artifact failed: {exc}")
+
+
+def load_knowledge(project: str, cache_dir: Path, entity: str | None = None,
+                   online: bool = False) -> Knowledge:
+    """The latest knowledge of a project from the local cache; online, a missing cache is first
+    downloaded from the W&B artifact `<entity>/<project>/metallmix-knowledge-<project>:latest`."""
+    folder = cache_folder(project, cache_dir)
+    if not (folder / MANIFEST).is_file() and online:
+        _download(project, cache_dir, entity)
+    if not (folder / MANIFEST).is_file():
+        raise KnowledgeError(
+            f"no meta-learner knowledge for project '{project}' in {folder}: run "
+            f"`metallmix-wandb explain --project {project}` (or `sync`, which runs it) first")
+    try:
+        summaries = json.loads((folder / SUMMARY).read_text(encoding="utf-8"))
+        scaler = json.loads((folder / SCALER).read_text(encoding="utf-8"))
+        return Knowledge(
+            folder=folder, manifest=KnowledgeManifest.model_validate_json((folder / MANIFEST).read_text()),
+            summary=ShapSummary.model_validate(summaries["rank"]),
+            summary_raw=ShapSummary.model_validate(summaries["raw"]) if summaries.get("raw") else None,
+            digest=(folder / DIGEST).read_text(encoding="utf-8"),
+            quality=LodoQuality.model_validate_json((folder / QUALITY).read_text()),
+            space=SearchSpace.from_yaml(folder / SPACE),
+            scaler=MetaScaler.model_validate(scaler) if scaler else None,
+        )
+    except (OSError, ValueError, KeyError) as exc:
+        raise KnowledgeError(f"the knowledge cache {folder} is unreadable ({exc}): run explain again") \
+            from exc
+
+
+def _download(project: str, cache_dir: Path, entity: str | None) -> None:
+    try:
+        import wandb
+
+        api = wandb.Api(timeout=30)
+        parts = (entity or api.default_entity, project, f"{artifact_name(project)}:latest")
+        path = "/".join(p for p in parts if p)
+        artifact = api.artifact(path, type=KNOWLEDGE_TYPE)
+        publish_cache(project, cache_dir, lambda tmp: artifact.download(root=str(tmp)))
+    except Exception as exc:  # noqa: BLE001 - no key, no server, no such artifact: all "not available"
+        raise KnowledgeError(
+            f"no local knowledge for '{project}' and the W&B artifact is not available: {exc}") from exc

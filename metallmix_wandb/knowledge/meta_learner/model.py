@@ -1,0 +1,318 @@
+"""The XGBoost meta-learner: predict how a config ranks on a dataset from its meta-features.
+
+Four boosters, all fitted on the same feature table (knowledge/meta_learner/features.py):
+- `rank`: the per-dataset percentile of the run (the ranking target, DESIGN.md §4); recommends;
+- `raw`: the raw metric, for the values users see;
+- `time`: log1p(train_time_s), so accuracy can be traded against time;
+- `quantile`: one multi-quantile booster (`reg:quantileerror`, alpha 0.1/0.5/0.9) on the
+  percentile. The interval of a prediction is [q10, q90], widened to include the `rank` point,
+  then by a conformal margin learned from the leave-one-dataset-out residuals (quantile models
+  alone cover ~50% of held-out runs, not 80%); coverage is reported in `LodoQuality`.
+Fixed seeds and a fixed thread count make a refit on the same runs bit-identical. Models are
+saved as XGBoost JSON beside a JSON description (layout, space, quality).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from metallmix_wandb.space.candidates import complete, grid_choices, perturb, pick, sample_choices
+from metallmix_wandb.knowledge.meta_learner.features import (
+    FeatureLayout,
+    MetaLearnerError,
+    TrainingTable,
+    build_table,
+    feature_row,
+)
+from metallmix_wandb.knowledge.meta_learner.quality import LodoQuality, fold_assignment, lodo_quality
+from metallmix_wandb.knowledge.records import Experiment, MetaValue
+from metallmix_wandb.space.search_space import SearchSpace
+
+if TYPE_CHECKING:
+    import xgboost as xgb
+
+__all__ = ["BestConfig", "MetaLearner", "MetaLearnerError", "MetaLearnerInfo", "Prediction"]
+
+# OpenMP threads that spin while waiting made a 2-thread fit 20x slower (27 s instead of 1.3 s) on a
+# busy 2-core machine; passive waiting costs nothing measurable when the cores are free. Only takes
+# effect when set before the OpenMP runtime starts (i.e. before xgboost is first imported).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+DEFAULT_N_JOBS = 1
+
+QUANTILES = (0.1, 0.5, 0.9)
+ROUNDS = 300
+MAX_GRID = 50_000
+"""Largest grid scored whole: the paper's 48,384-config grid took 0.32 s on a busy 2-core machine
+(benchmarks/meta_learner_bench.py), well under a second; beyond it, sample + refine."""
+MAX_FOLDS = 10
+MODELS = ("rank", "raw", "time", "quantile")
+
+
+def booster_params(seed: int, n_jobs: int) -> dict[str, Any]:
+    """Shallow trees, shrinkage and row/column subsampling: the runs of a project number in the
+    hundreds to thousands, and the model must not memorise a few datasets."""
+    return {"tree_method": "hist", "max_depth": 4, "eta": 0.05, "subsample": 0.8, "colsample_bytree": 0.8,
+            "min_child_weight": 1.0, "lambda": 1.0, "seed": seed, "nthread": n_jobs}
+
+
+class Prediction(BaseModel):
+    score: float = Field(description="predicted percentile within the dataset (1 = its best config)")
+    low: float = Field(description="lower end of the ~80% interval of the score (q10 - conformal margin)")
+    high: float = Field(description="upper end (q90 + conformal margin)")
+    raw_metric: float = Field(description="predicted raw metric (e.g. test/acc)")
+    train_time_s: float
+
+
+class BestConfig(BaseModel):
+    config: dict[str, Any] = Field(description="a full config of the space: always passes validate_config")
+    prediction: Prediction
+    method: Literal["grid", "sample"]
+    scored: int = Field(description="candidate configs scored")
+    seconds: float
+
+
+class MetaLearnerInfo(BaseModel):
+    """Everything besides the boosters; saved as meta_learner.json."""
+
+    metric: str
+    layout: FeatureLayout
+    space: dict[str, Any] = Field(description="the modelled search space as a W&B sweep config")
+    runs: int
+    datasets: list[str]
+    quality: LodoQuality
+    seed: int = 0
+    n_jobs: int = DEFAULT_N_JOBS
+    rounds: int = ROUNDS
+    quantiles: list[float] = Field(default_factory=lambda: list(QUANTILES))
+    xgboost_version: str = ""
+    timings: dict[str, float] = Field(default_factory=dict)
+
+    def search_space(self) -> SearchSpace:
+        return SearchSpace.from_sweep_config(self.space)
+
+
+def _train(X: np.ndarray, y: np.ndarray, params: dict[str, Any], rounds: int, **extra: Any) -> xgb.Booster:
+    import xgboost as xgb
+
+    ok = np.isfinite(y)
+    dtrain = xgb.DMatrix(X[ok], label=y[ok], missing=np.nan)
+    return xgb.train({**params, **extra}, dtrain, num_boost_round=rounds)
+
+
+def _fit_quantile(X: np.ndarray, y: np.ndarray, params: dict[str, Any], rounds: int) -> xgb.Booster:
+    return _train(X, y, params, rounds, objective="reg:quantileerror", quantile_alpha=np.array(QUANTILES))
+
+
+def _interval(point: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    q = np.sort(q.reshape(len(point), -1), axis=1)  # quantile crossing is possible: sort
+    return np.minimum(q[:, 0], point), np.maximum(q[:, -1], point)
+
+
+class MetaLearner:
+    """Fitted boosters plus their description; build with `fit` or `load`."""
+
+    def __init__(self, info: MetaLearnerInfo, boosters: Mapping[str, xgb.Booster]) -> None:
+        self.info = info
+        self.boosters = dict(boosters)
+        self.table: TrainingTable | None = None  # set by fit(): the rows it was trained on
+
+    @property
+    def layout(self) -> FeatureLayout:
+        return self.info.layout
+
+    # ------------------------------------------------------------------ fit
+
+    @classmethod
+    def fit(cls, experiments: Sequence[Experiment], space: SearchSpace | None = None,
+            metric: str = "test/acc", n_jobs: int = DEFAULT_N_JOBS, seed: int = 0, rounds: int = ROUNDS,
+            max_folds: int = MAX_FOLDS) -> MetaLearner:
+        """Fit on every run, then measure quality leave-one-dataset-out (at most `max_folds` folds).
+        Raises MetaLearnerError when the runs cannot train a useful model."""
+        import xgboost as xgb
+
+        table = build_table(experiments, space, metric)
+        params = booster_params(seed, n_jobs)
+        t0 = time.perf_counter()
+        boosters = {
+            "rank": _train(table.X, table.score, params, rounds),
+            "raw": _train(table.X, table.raw, params, rounds),
+            "time": _train(table.X, table.log_time, params, rounds),
+            "quantile": _fit_quantile(table.X, table.score, params, rounds),
+        }
+        t1 = time.perf_counter()
+        quality = lodo(table, params, rounds, max_folds)
+        t2 = time.perf_counter()
+        info = MetaLearnerInfo(
+            metric=metric, layout=table.layout, space=table.space.to_sweep_config(), runs=len(table.score),
+            datasets=table.datasets, quality=quality, seed=seed, n_jobs=n_jobs, rounds=rounds,
+            xgboost_version=xgb.__version__, timings={"fit_s": t1 - t0, "lodo_s": t2 - t1},
+        )
+        learner = cls(info, boosters)
+        learner.table = table
+        return learner
+
+    # ------------------------------------------------------------------ predict
+
+    def predict_matrix(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        """Raw predictions for encoded rows: score, low, high, raw_metric, train_time_s."""
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        b = self.boosters
+        score = np.clip(b["rank"].inplace_predict(X, missing=np.nan), 0.0, 1.0)  # a percentile
+        low, high = _interval(score, b["quantile"].inplace_predict(X, missing=np.nan))
+        margin = self.info.quality.interval_margin
+        low, high = np.clip(low - margin, 0.0, 1.0), np.clip(high + margin, 0.0, 1.0)
+        return {"score": score, "low": low, "high": high,
+                "raw_metric": b["raw"].inplace_predict(X, missing=np.nan),
+                "train_time_s": np.expm1(b["time"].inplace_predict(X, missing=np.nan)).clip(min=0.0)}
+
+    def predict(self, meta: Mapping[str, MetaValue],
+                configs: Sequence[Mapping[str, Any]]) -> list[Prediction]:
+        """Predictions for configs (flat or nested) on a dataset with these meta-features."""
+        if not configs:
+            return []
+        X = np.stack([feature_row(self.layout, meta, c) for c in configs])
+        out = self.predict_matrix(X)
+        return [Prediction(**{k: float(v[i]) for k, v in out.items()}) for i in range(len(configs))]
+
+    def best_config(self, meta: Mapping[str, MetaValue], space: SearchSpace | None = None,
+                    n_samples: int = 2000, seed: int = 0, max_grid: int = MAX_GRID) -> BestConfig:
+        """Argmax of the ranking prediction over the space: the whole grid when it is discrete and
+        at most `max_grid` configs, else `n_samples` seeded random configs refined twice around the
+        10 best (perturb + snap). Parameters the model never saw take the runs' most common value."""
+        start = time.perf_counter()
+        space = space or self.info.search_space()
+        params = [n for n in self.layout.params if n in space.tunable]
+        grid = grid_choices(space, params, max_grid)
+        if grid is not None:
+            choices, n = grid
+            scores = self._scores(meta, choices, n)
+            best, method, scored = pick(choices, int(np.argmax(scores))), "grid", n
+        else:
+            best, scored = self._sample_search(meta, space, params, n_samples, seed)
+            method = "sample"
+        config = complete(space, best, self.layout.observed_mode)
+        ok = space.validate_config(config)
+        assert ok.ok, ok.errors  # complete() always yields a valid config
+        pred = self.predict(meta, [config])[0]
+        return BestConfig(config=config, prediction=pred, method=method, scored=scored,
+                          seconds=time.perf_counter() - start)
+
+    def _scores(self, meta: Mapping[str, MetaValue], choices: dict, n: int) -> np.ndarray:
+        X = self.layout.candidates(meta, choices, n).astype(np.float32)
+        return self.boosters["rank"].inplace_predict(X, missing=np.nan)
+
+    def _sample_search(self, meta: Mapping[str, MetaValue], space: SearchSpace, params: list[str],
+                       n_samples: int, seed: int) -> tuple[dict[str, Any], int]:
+        rng = np.random.default_rng(seed)
+        n = max(1, n_samples)
+        choices = sample_choices(space, params, n, rng)
+        scores = self._scores(meta, choices, n)
+        pool = [pick(choices, int(i)) for i in np.argsort(-scores, kind="stable")[:10]]
+        pool_scores = np.sort(scores)[::-1][:10]
+        scored = n
+        for scale in (0.1, 0.03):  # two rounds of local refinement, the second finer
+            fresh, m = perturb(space, pool, params, max(1, n // 20), rng, scale)
+            fresh_scores = self._scores(meta, fresh, m)
+            top = np.argsort(-fresh_scores, kind="stable")[:10]
+            pool += [pick(fresh, int(i)) for i in top]
+            pool_scores = np.concatenate([pool_scores, fresh_scores[top]])
+            keep = np.argsort(-pool_scores, kind="stable")[:10]
+            pool, pool_scores = [pool[i] for i in keep], pool_scores[keep]
+            scored += m
+        return pool[0], scored
+
+    # ------------------------------------------------------------------ SHAP
+
+    def shap_values(self, X: np.ndarray, model: str = "rank") -> tuple[np.ndarray, float]:
+        """TreeSHAP (shap.TreeExplainer) of one booster: (values rows x columns, expected value)."""
+        import shap
+
+        with _shap_xgboost_compat():
+            explainer = shap.TreeExplainer(self.boosters[model])
+        values = explainer.shap_values(np.asarray(X, dtype=np.float64))
+        base = float(np.ravel(explainer.expected_value)[0])
+        return np.asarray(values, dtype=np.float64), base
+
+    # ------------------------------------------------------------------ save / load
+
+    def save(self, folder: Path) -> list[str]:
+        """XGBoost JSON per booster plus meta_learner.json; returns the file names."""
+        folder.mkdir(parents=True, exist_ok=True)
+        names = []
+        for name in MODELS:
+            self.boosters[name].save_model(str(folder / f"model_{name}.json"))
+            names.append(f"model_{name}.json")
+        info = self.info.model_dump(mode="json", exclude={"timings"})
+        (folder / "meta_learner.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+        return [*names, "meta_learner.json"]
+
+    @classmethod
+    def load(cls, folder: Path, n_jobs: int | None = None) -> MetaLearner:
+        import xgboost as xgb
+
+        info = MetaLearnerInfo.model_validate_json((folder / "meta_learner.json").read_text())
+        boosters = {}
+        for name in MODELS:
+            booster = xgb.Booster()
+            booster.load_model(str(folder / f"model_{name}.json"))
+            booster.set_param({"nthread": n_jobs or info.n_jobs})
+            boosters[name] = booster
+        return cls(info, boosters)
+
+
+def lodo(table: TrainingTable, params: dict[str, Any], rounds: int,
+         max_folds: int = MAX_FOLDS) -> LodoQuality:
+    """Leave-one-dataset-out (datasets dealt over at most `max_folds` folds): every run is predicted
+    by rank/raw/quantile models that never saw its dataset."""
+    if len(table.datasets) < 2:
+        return LodoQuality(measured=False, runs=len(table.score), datasets=len(table.datasets),
+                           note="one dataset only: leave-one-dataset-out needs at least two, so how well "
+                                "the model transfers to a new dataset cannot be measured")
+    fold_of = fold_assignment(len(table.datasets), max_folds)[table.groups]
+    n = len(table.score)
+    pred, raw, low, high = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    for fold in np.unique(fold_of):
+        train, test = fold_of != fold, fold_of == fold
+        Xt = np.ascontiguousarray(table.X[test], dtype=np.float32)
+        rank = _train(table.X[train], table.score[train], params, rounds)
+        pred[test] = rank.inplace_predict(Xt, missing=np.nan)
+        raw_model = _train(table.X[train], table.raw[train], params, rounds)
+        raw[test] = raw_model.inplace_predict(Xt, missing=np.nan)
+        quantile = _fit_quantile(table.X[train], table.score[train], params, rounds)
+        q = quantile.inplace_predict(Xt, missing=np.nan)
+        low[test], high[test] = _interval(pred[test], q)
+    return lodo_quality(table.datasets, table.groups, table.raw, table.score, pred, raw, low, high,
+                        folds=len(np.unique(fold_of)))
+
+
+@contextlib.contextmanager
+def _shap_xgboost_compat() -> Iterator[None]:
+    """shap <= 0.49 reads XGBoost's `base_score` as a float, but XGBoost >= 3.1 stores it as a
+    list ('[5E-1]'): shap/shap#4184, fixed in shap 0.50, which needs numpy 2 (we pin numpy < 2 for
+    sweeps 0.3.0). While a TreeExplainer is built, normalise the decoded model to the old form."""
+    import shap.explainers._tree as tree_mod
+
+    original = tree_mod.decode_ubjson_buffer
+
+    def decode(fd: Any) -> Any:
+        model = original(fd)
+        param = model.get("learner", {}).get("learner_model_param", {})
+        base = param.get("base_score")
+        if isinstance(base, str) and base.startswith("["):
+            param["base_score"] = base.strip("[]").split(",")[0]
+        return model
+
+    tree_mod.decode_ubjson_buffer = decode
+    try:
+        yield
+    finally:
+        tree_mod.decode_ubjson_buffer = original

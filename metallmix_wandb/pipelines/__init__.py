@@ -1,1 +1,0 @@
-"""One function per CLI command, wiring core and adapters together."""

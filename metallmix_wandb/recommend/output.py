@@ -1,0 +1,103 @@
+"""After a recommendation exists: log it, launch it, show it. Only validated configs get here."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from metallmix_wandb.recommend.record import Recommendation
+from metallmix_wandb.space.search_space import SearchSpace
+
+
+def deliver(rec: Recommendation, space: SearchSpace, settings: Any, opts: dict[str, Any], err: Console) -> None:
+    out: dict[str, Any] = {"recommendation": rec.model_dump(mode="json")}
+    logged = None
+    if not opts.get("no_log"):
+        from metallmix_wandb.recommend.log import log_recommendation
+
+        try:
+            logged = log_recommendation(rec, project=settings.project, entity=settings.entity)
+            out["wandb_run"] = logged.model_dump()
+        except Exception as exc:  # logging must not lose the answer: say so and go on
+            err.print(Text(f"W&B run not logged: {type(exc).__name__}: {exc}", style="yellow"))
+    if opts.get("queue") or opts.get("run_local"):
+        out["launch"] = _launch(rec, space, settings, opts, logged, err)
+    if opts.get("as_json"):
+        click.echo(json.dumps(out, indent=2, default=str))
+    else:
+        show(rec, Console(), logged.run_path if logged else None)
+    if out.get("launch", {}).get("failed"):
+        sys.exit(out["launch"].get("exit_code") or 3)
+
+
+def _launch(rec: Recommendation, space: SearchSpace, settings: Any, opts: dict[str, Any], logged: Any,
+            err: Console) -> dict[str, Any]:
+    from metallmix_wandb.training.launch import LaunchError, enqueue, run_local, write_spec
+    from metallmix_wandb.training.launch_spec import build_launch_spec
+    from metallmix_wandb.recommend.pipeline import recommendable_space
+
+    group = f"recommendation-{logged.run_id}" if logged else "recommendation"
+    dataset = str(Path(opts["data"]).resolve()) if opts.get("data") else None
+    spec = build_launch_spec(rec.config, recommendable_space(space), dataset=dataset, project=settings.project,
+                             entity=settings.entity, job=opts.get("job"), queue=opts.get("queue"), group=group,
+                             tags=["metallmix-recommendation", rec.source])
+    folder = Path(logged.run_dir) if logged else settings.cache_dir / "launch"
+    spec_path = write_spec(spec, folder, f"{group}")
+    result: dict[str, Any] = {"spec": str(spec_path)}
+    if opts.get("queue"):
+        try:
+            result["queued"] = enqueue(spec, spec_path)
+            err.print(Text(f"enqueued on {spec.queue}: {result['queued']}"))
+        except LaunchError as exc:
+            err.print(Text(f"not enqueued: {exc}", style="yellow"))
+            result.update(failed=True, error=str(exc), exit_code=3)
+    if opts.get("run_local"):
+        if dataset is None:
+            err.print(Text("--run-local needs --data (the images to train on)", style="yellow"))
+            return {**result, "failed": True, "exit_code": 2}
+        with err.status("training the recommended config locally (Launch contract)"):
+            local = run_local(spec_path, spec)
+        result["local"] = local.model_dump()
+        if local.exit_code != 0:
+            err.print(Text(f"local training failed (exit {local.exit_code}):\n{local.log_tail}", style="red"))
+            result.update(failed=True, exit_code=local.exit_code)
+        else:
+            err.print(Text(f"trained locally in group {group} (spec {spec_path})"))
+    return result
+
+
+def show(rec: Recommendation, console: Console, run_path: str | None) -> None:
+    cfg = Table.grid(padding=(0, 2))
+    for k, v in rec.config.items():
+        cfg.add_row(Text(k, style="bold"), Text(str(v)))
+    p = rec.predicted
+    head = Text(f"source: {rec.source}" + (f" ({rec.llm_model})" if rec.llm_model else ""))
+    console.print(Panel(cfg, title="recommended config", subtitle=head))
+    if rec.llm_first_choice and rec.llm_first_choice != rec.config:
+        console.print(Text(f"LLM's first choice (ranked lower by the meta-learner): {rec.llm_first_choice}"))
+    console.print(Text(f"predicted: percentile {p.score:.0%} (80% interval {p.low:.0%}-{p.high:.0%}), "
+                       f"{rec.metric} ~ {p.raw_metric:.3f}, training ~ {p.train_time_s:.0f} s"))
+    console.print(Panel(Text(rec.explanation or "(no explanation)"), title="explanation"))
+    if rec.evidence:
+        ev = Table("#", "dataset", "distance", rec.metric, "train s", title="evidence (similar experiments)")
+        for i, e in enumerate(rec.evidence, 1):
+            ev.add_row(str(i), Text(e.dataset), f"{e.distance:.3f}", "-" if e.metric is None else f"{e.metric:.4f}",
+                       "-" if e.train_time_s is None else f"{e.train_time_s:.0f}")
+        console.print(ev)
+    if rec.judge_scores:
+        console.print(Text("judge (0-4): " + ", ".join(
+            f"{k} {v:.2f}" for k, v in rec.judge_scores.items() if v is not None)
+            + (f"; format (code) {rec.format_score_code}" if rec.format_score_code is not None else "")))
+    console.print(Text("timings: " + ", ".join(f"{k} {v:.2f}" for k, v in rec.timings.items())))
+    for w in rec.warnings:
+        console.print(Text(f"warning: {w}", style="yellow"))
+    if run_path:
+        console.print(Text(f"logged: {run_path}", style="dim"))

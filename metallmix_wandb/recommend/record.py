@@ -1,0 +1,86 @@
+"""The Recommendation record (DESIGN.md §4) and the pure choices behind it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from metallmix_wandb.knowledge.records import MetaValue
+
+Source = Literal["llm", "meta-learner", "meta-learner-fallback"]
+
+
+class ScoredConfig(BaseModel):
+    config: dict[str, Any]
+    score: float = Field(description="the meta-learner's predicted percentile within the dataset")
+    low: float
+    high: float
+    raw_metric: float
+    train_time_s: float
+
+
+class Evidence(BaseModel):
+    """One retrieved experiment as used in the prompt (kept so `judge` can re-score later)."""
+
+    run_path: str
+    dataset: str
+    distance: float
+    config: dict[str, Any]
+    metric: float | None
+    train_time_s: float | None
+
+
+class Recommendation(BaseModel):
+    config: dict[str, Any] = Field(description="inside the search space, always")
+    explanation: str
+    source: Source
+    mode: str
+    meta_features: dict[str, MetaValue]
+    evidence: list[Evidence] = Field(default_factory=list)
+    predicted: ScoredConfig
+    candidates: list[ScoredConfig] = Field(default_factory=list, description="valid LLM configs, LLM order")
+    llm_first_choice: dict[str, Any] | None = None
+    llm_model: str | None = None
+    judge_model: str | None = None
+    judge_scores: dict[str, float | None] = Field(default_factory=dict)
+    format_score_code: int | None = None
+    raw_reply: str = ""
+    raw_valid: bool | None = Field(None, description="the first LLM answer held a valid config before repair")
+    repairs: int = 0
+    timings: dict[str, float] = Field(default_factory=dict)
+    tokens: dict[str, int] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list)
+    metric: str = "test/acc"
+
+
+def rank_candidates(scored: Sequence[ScoredConfig]) -> list[ScoredConfig]:
+    """Best predicted score first; ties broken by the lower end of the interval (the safer bet),
+    then by LLM order (sorted is stable)."""
+    return sorted(scored, key=lambda s: (-round(s.score, 9), -round(s.low, 9)))
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def meta_learner_explanation(config: Mapping[str, Any], predicted: ScoredConfig, digest: str, metric: str,
+                             fallback_reason: str | None = None) -> str:
+    """A deterministic explanation for a config the meta-learner chose (no LLM involved)."""
+    lines = []
+    if fallback_reason:
+        lines.append(f"The LLM gave no usable configuration ({fallback_reason}); this is the meta-learner's choice.")
+    cfg = ", ".join(f"{k}={_fmt(v)}" for k, v in config.items())
+    lines.append(
+        f"The meta-learner's best configuration for this dataset is {cfg}. It is predicted to rank at the "
+        f"{predicted.score:.0%} percentile of configurations on this dataset (80% interval "
+        f"{predicted.low:.0%}–{predicted.high:.0%}), with {metric} ≈ {predicted.raw_metric:.3f} and about "
+        f"{predicted.train_time_s:.0f} s of training."
+    )
+    digest_lines = [ln.strip() for ln in digest.splitlines()]
+    key_lines = [ln for ln in digest_lines if ln[:2] in {"1.", "2.", "3."}]
+    key_lines += [ln for ln in digest_lines if ln.startswith(("Helps most", "Hurts most"))]
+    if key_lines:
+        lines.append("What the past runs show (SHAP, hyperparameters):\n" + "\n".join(key_lines))
+    return "\n\n".join(lines)

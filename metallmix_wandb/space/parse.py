@@ -1,0 +1,390 @@
+"""Parse a W&B sweep `parameters` block into flat `ParamSpec`s (helpers for `search_space`).
+
+The rules follow W&B's sweep config keys (and the `sweeps` 0.3.0 engine's schema), so the one
+YAML a team already gives `wandb sweep` is also what the recommender validates against.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import numpy as np
+import yaml
+from pydantic import BaseModel
+
+from metallmix_wandb.space.values import as_number, plain, q_bounds, same_value
+
+Kind = Literal["categorical", "constant", "int", "float"]
+
+# distribution -> the keys it accepts besides `distribution` (W&B sweep config keys).
+DISTRIBUTION_KEYS: dict[str, frozenset[str]] = {
+    "constant": frozenset({"value"}),
+    "categorical": frozenset({"values", "probabilities"}),
+    "categorical_w_probabilities": frozenset({"values", "probabilities"}),
+    "int_uniform": frozenset({"min", "max"}),
+    "uniform": frozenset({"min", "max"}),
+    "q_uniform": frozenset({"min", "max", "q"}),
+    "log_uniform": frozenset({"min", "max"}),
+    "log_uniform_values": frozenset({"min", "max"}),
+    "q_log_uniform": frozenset({"min", "max", "q"}),
+    "q_log_uniform_values": frozenset({"min", "max", "q"}),
+    "inv_log_uniform": frozenset({"min", "max"}),
+    "inv_log_uniform_values": frozenset({"min", "max"}),
+    "normal": frozenset({"mu", "sigma"}),
+    "q_normal": frozenset({"mu", "sigma", "q"}),
+    "log_normal": frozenset({"mu", "sigma"}),
+    "q_log_normal": frozenset({"mu", "sigma", "q"}),
+    "beta": frozenset({"a", "b"}),
+    "q_beta": frozenset({"a", "b", "q"}),
+}
+DISTRIBUTIONS = frozenset(DISTRIBUTION_KEYS)
+PARAM_KEYS = frozenset({"distribution", "parameters"}).union(*DISTRIBUTION_KEYS.values())
+# Distributions whose min/max are natural-log exponents rather than values.
+EXPONENT_BOUNDS = frozenset({"log_uniform", "q_log_uniform", "inv_log_uniform"})
+LOG_DISTRIBUTIONS = frozenset(
+    {"log_uniform", "log_uniform_values", "q_log_uniform", "q_log_uniform_values", "inv_log_uniform",
+     "inv_log_uniform_values", "log_normal", "q_log_normal"}
+)
+METHODS = ("bayes", "random", "grid", "custom")
+
+
+class SearchSpaceError(ValueError):
+    """A sweep config we cannot use; the message starts with the offending key."""
+
+    def __init__(self, key: str, problem: str | None = None) -> None:
+        self.key = key if problem is not None else None
+        self.problem = problem if problem is not None else key
+        super().__init__(f"{key}: {problem}" if problem is not None else key)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self),))
+
+
+class ParamSpec(BaseModel):
+    """One hyperparameter, flattened; `min`/`max` are always in value space (not exponents)."""
+
+    name: str
+    path: list[str]
+    kind: Kind
+    distribution: str
+    values: list[Any] | None = None
+    probabilities: list[float] | None = None
+    min: float | None = None
+    max: float | None = None
+    q: float | None = None
+    mu: float | None = None
+    sigma: float | None = None
+    a: float | None = None
+    b: float | None = None
+    log: bool = False
+
+    @property
+    def value(self) -> Any:
+        """The constant's value (None for non-constants)."""
+        return self.values[0] if self.kind == "constant" and self.values else None
+
+    @property
+    def tunable(self) -> bool:
+        return self.kind != "constant"
+
+    def to_sweep(self) -> dict[str, Any]:
+        """This parameter as a W&B sweep `parameters` entry."""
+        d = self.distribution
+        if self.kind == "constant":
+            return {"value": self.value}
+        if self.kind == "categorical":
+            out: dict[str, Any] = {"values": list(self.values or [])}
+            if d == "categorical_w_probabilities":
+                out["distribution"] = d
+            if self.probabilities is not None:
+                out["probabilities"] = list(self.probabilities)
+            return out
+        out = {} if d == "int_uniform" else {"distribution": d}  # W&B infers int_uniform
+        if "min" in DISTRIBUTION_KEYS[d] and self.min is not None and self.max is not None:
+            if d == "inv_log_uniform":
+                out["min"], out["max"] = -math.log(self.max), -math.log(self.min)
+            elif d in EXPONENT_BOUNDS:
+                out["min"], out["max"] = math.log(self.min), math.log(self.max)
+            else:
+                whole = self.kind == "int" and self.min.is_integer() and self.max.is_integer()
+                out["min"], out["max"] = (int(self.min), int(self.max)) if whole else (self.min, self.max)
+        for key in ("mu", "sigma", "a", "b"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        if self.q is not None:
+            out["q"] = int(self.q) if self.kind == "int" else float(self.q)
+        return out
+
+
+# --------------------------------------------------------------------------- YAML
+
+
+class _Yaml12Loader(yaml.SafeLoader):
+    """SafeLoader that also reads `1e-5` as a float (YAML 1.2), not the YAML 1.1 string."""
+
+
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def load_yaml_text(text: str, source: str = "<string>") -> Any:
+    """Parse YAML, turning syntax errors into `SearchSpaceError` with file and line."""
+    try:
+        return yaml.load(text, Loader=_Yaml12Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        problem = " ".join(str(p) for p in (e.context, e.problem) if p)
+        raise SearchSpaceError(where, f"YAML syntax error: {problem or e}") from None
+    except yaml.YAMLError as e:
+        raise SearchSpaceError(source, f"YAML error: {e}") from None
+
+
+# --------------------------------------------------------------------------- nested configs
+
+
+def flatten_config(config: Mapping[str, Any], sep: str = ".") -> dict[str, Any]:
+    """{'optimizer': {'lr': 1}} -> {'optimizer.lr': 1}; every nested mapping is flattened."""
+    out: dict[str, Any] = {}
+    for key, val in config.items():
+        if isinstance(val, Mapping) and val:
+            for sub, v in flatten_config(val, sep).items():
+                out[f"{key}{sep}{sub}"] = v
+        else:
+            out[str(key)] = val
+    return out
+
+
+def nest_config(flat: Mapping[str, Any], sep: str = ".") -> dict[str, Any]:
+    """{'optimizer.lr': 1} -> {'optimizer': {'lr': 1}} (the inverse of `flatten_config`)."""
+    out: dict[str, Any] = {}
+    for key, val in flat.items():
+        parts = str(key).split(sep)
+        node = out
+        for part in parts[:-1]:
+            nxt = node.setdefault(part, {})
+            if not isinstance(nxt, dict):
+                raise ValueError(f"{key}: conflicts with the value already at {part!r}")
+            node = nxt
+        node[parts[-1]] = val
+    return out
+
+
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+def parse_parameters(block: Any, key: str = "parameters", prefix: tuple[str, ...] = ()) -> dict[str, ParamSpec]:
+    """Flatten a W&B `parameters` block (recursing into nested `parameters:`) into ParamSpecs."""
+    if not isinstance(block, Mapping):
+        raise SearchSpaceError(key, f"must be a mapping of parameter names, got {type(block).__name__}")
+    if not block:
+        raise SearchSpaceError(key, "has no parameters")
+    out: dict[str, ParamSpec] = {}
+    for name, raw in block.items():
+        if not isinstance(name, str) or not name:
+            raise SearchSpaceError(key, f"parameter names must be non-empty strings, got {name!r}")
+        pkey = f"{key}.{name}"
+        path = (*prefix, name)
+        if isinstance(raw, Mapping) and "parameters" in raw:
+            extra = sorted(str(k) for k in raw if k != "parameters")
+            if extra:
+                raise SearchSpaceError(pkey, f"a nested parameter takes only 'parameters', not {extra}")
+            specs = parse_parameters(raw["parameters"], f"{pkey}.parameters", path)
+        else:
+            spec = parse_param(raw, pkey, path)
+            specs = {spec.name: spec}
+        for flat_name, spec in specs.items():
+            if flat_name in out:
+                raise SearchSpaceError(pkey, f"flattened name {flat_name!r} is defined twice")
+            out[flat_name] = spec
+    return out
+
+
+def _num(raw: Mapping[str, Any], name: str, key: str, default: float | None = None) -> Any:
+    """A finite number from a param field (numeric strings too); keeps ints as ints."""
+    if name not in raw:
+        if default is None:
+            raise SearchSpaceError(key, f"'{name}' is missing")
+        return default
+    v = raw[name]
+    n = as_number(v)
+    if n is None or (isinstance(v, str) and not v.strip()):
+        raise SearchSpaceError(key, f"'{name}' must be a number, got {v!r}")
+    if isinstance(n, float) and not math.isfinite(n):
+        raise SearchSpaceError(key, f"'{name}' must be finite, got {v!r}")
+    return float(n) if isinstance(v, str) else n
+
+
+def _infer_distribution(raw: Mapping[str, Any], key: str) -> str:
+    """W&B's inference when `distribution` is absent."""
+    if "values" in raw:
+        return "categorical"
+    if "value" in raw:
+        return "constant"
+    if "min" in raw and "max" in raw:
+        lo, hi = raw["min"], raw["max"]
+        ints = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (lo, hi))
+        return "int_uniform" if ints else "uniform"
+    if "min" in raw or "max" in raw:
+        raise SearchSpaceError(key, f"'{'max' if 'min' in raw else 'min'}' is missing")
+    raise SearchSpaceError(key, "cannot tell the distribution: give 'values', 'value', 'min'/'max' or 'distribution'")
+
+
+def _has_nan(x: Any) -> bool:
+    if isinstance(x, float):
+        return math.isnan(x)
+    if isinstance(x, Mapping):
+        return any(_has_nan(v) for v in x.values())
+    if isinstance(x, (list, tuple)):
+        return any(_has_nan(v) for v in x)
+    return False
+
+
+def parse_param(raw: Any, key: str, path: tuple[str, ...]) -> ParamSpec:
+    """One leaf parameter block -> ParamSpec, with W&B's defaults (q=1.0, mu=0, sigma=1, a=b=1)."""
+    if not isinstance(raw, Mapping):
+        raise SearchSpaceError(key, f"must be a mapping like {{values: [...]}} or {{min: .., max: ..}}, got {raw!r}")
+    unknown = sorted(str(k) for k in raw if k not in PARAM_KEYS)
+    if unknown:
+        hint = difflib.get_close_matches(unknown[0], sorted(PARAM_KEYS), n=1)
+        raise SearchSpaceError(key, f"unknown key {unknown[0]!r}" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+    dist = raw.get("distribution")
+    if dist is None:
+        dist = _infer_distribution(raw, key)
+    elif not isinstance(dist, str) or dist not in DISTRIBUTIONS:
+        hint = difflib.get_close_matches(str(dist), sorted(DISTRIBUTIONS), n=1)
+        raise SearchSpaceError(key, f"unknown distribution {dist!r}" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+    allowed = DISTRIBUTION_KEYS[dist]
+    for k in raw:
+        if k != "distribution" and k not in allowed:
+            raise SearchSpaceError(key, f"'{k}' does not apply to distribution '{dist}'")
+    common: dict[str, Any] = {"name": ".".join(path), "path": list(path), "distribution": dist}
+    if dist == "constant":
+        if "value" not in raw:
+            raise SearchSpaceError(key, "'value' is missing")
+        if _has_nan(raw["value"]):
+            raise SearchSpaceError(key, "'value' is NaN, which no config can equal")
+        return ParamSpec(kind="constant", values=[plain(raw["value"])], **common)
+    if dist in ("categorical", "categorical_w_probabilities"):
+        return _parse_categorical(raw, key, dist, common)
+    return _parse_numeric(raw, key, dist, common)
+
+
+def _parse_categorical(raw: Mapping[str, Any], key: str, dist: str, common: dict[str, Any]) -> ParamSpec:
+    values = raw.get("values")
+    if not isinstance(values, (list, tuple)):
+        raise SearchSpaceError(key, f"'values' must be a list, got {values!r}")
+    values = plain(list(values))
+    if not values:
+        raise SearchSpaceError(key, "'values' is empty")
+    for i, v in enumerate(values):
+        if _has_nan(v):
+            raise SearchSpaceError(key, "'values' contains NaN, which no config can equal")
+        if any(same_value(v, w) for w in values[:i]):
+            raise SearchSpaceError(key, f"'values' lists {v!r} twice")
+    probs = raw.get("probabilities")
+    if probs is None and dist == "categorical_w_probabilities":
+        raise SearchSpaceError(key, "'probabilities' is missing")
+    if probs is not None:
+        if not isinstance(probs, (list, tuple)) or len(probs) != len(values):
+            raise SearchSpaceError(key, f"'probabilities' must be a list of {len(values)} numbers, one per value")
+        nums = [as_number(p) for p in probs]
+        if any(p is None or not math.isfinite(p) or p < 0 for p in nums):
+            raise SearchSpaceError(key, f"'probabilities' must be numbers >= 0, got {list(probs)!r}")
+        total = float(sum(nums))  # type: ignore[arg-type]
+        if not math.isclose(total, 1.0, rel_tol=1e-5, abs_tol=1e-8):
+            raise SearchSpaceError(key, f"'probabilities' sum to {total:g}, not 1")
+        probs = [float(p) / total for p in nums]  # type: ignore[arg-type]
+    return ParamSpec(kind="categorical", values=values, probabilities=probs, **common)
+
+
+def _parse_numeric(raw: Mapping[str, Any], key: str, dist: str, common: dict[str, Any]) -> ParamSpec:
+    log = dist in LOG_DISTRIBUTIONS
+    q_raw = _num(raw, "q", key, 1.0) if dist.startswith("q_") else None
+    if q_raw is not None and q_raw <= 0:
+        raise SearchSpaceError(key, f"'q' ({q_raw}) must be > 0")
+    kind: Kind = "int" if dist == "int_uniform" or isinstance(q_raw, int) else "float"
+    fields: dict[str, Any] = {"q": float(q_raw) if q_raw is not None else None}
+    if "min" in DISTRIBUTION_KEYS[dist]:
+        lo, hi = _num(raw, "min", key), _num(raw, "max", key)
+        if lo >= hi:
+            raise SearchSpaceError(key, f"'min' ({lo}) must be below 'max' ({hi})")
+        if dist == "int_uniform" and not (float(lo).is_integer() and float(hi).is_integer()):
+            raise SearchSpaceError(key, f"int_uniform needs integer 'min' and 'max', got {lo} and {hi}")
+        if dist in EXPONENT_BOUNDS:
+            try:
+                lo, hi = (math.exp(-hi), math.exp(-lo)) if dist == "inv_log_uniform" else (math.exp(lo), math.exp(hi))
+            except OverflowError:
+                raise SearchSpaceError(key, f"'min'/'max' are natural-log exponents; e^{hi} overflows") from None
+            if lo <= 0:
+                raise SearchSpaceError(key, "'min'/'max' are natural-log exponents; the lower bound underflows to 0")
+        elif log and lo <= 0:
+            raise SearchSpaceError(key, f"'min' ({lo}) must be > 0 for {dist}")
+        fields.update(min=float(lo), max=float(hi))
+    elif dist in ("normal", "q_normal", "log_normal", "q_log_normal"):
+        sigma = _num(raw, "sigma", key, 1.0)
+        if sigma < 0:
+            raise SearchSpaceError(key, f"'sigma' ({sigma}) must be >= 0")
+        fields.update(mu=float(_num(raw, "mu", key, 0.0)), sigma=float(sigma))
+        if log:
+            fields.update(min=0.0)
+    else:  # beta, q_beta
+        a, b = _num(raw, "a", key, 1.0), _num(raw, "b", key, 1.0)
+        if a <= 0 or b <= 0:
+            raise SearchSpaceError(key, f"'a' ({a}) and 'b' ({b}) must be > 0")
+        fields.update(a=float(a), b=float(b), min=0.0, max=1.0)
+    q = fields["q"]
+    if q is not None and fields.get("min") is not None and fields.get("max") is not None:
+        if not (math.isfinite(fields["min"] / q) and math.isfinite(fields["max"] / q)):
+            raise SearchSpaceError(key, f"q={q_raw} is too small for [{fields['min']}, {fields['max']}]")
+        k0, k1 = q_bounds(fields["min"], fields["max"], q)
+        if k1 < k0:
+            raise SearchSpaceError(key, f"no multiple of q={q_raw} lies within [{fields['min']}, {fields['max']}]")
+    if kind == "int" and fields.get("min") is not None and fields.get("max") is not None:
+        if math.floor(fields["max"]) < math.ceil(fields["min"]):
+            raise SearchSpaceError(key, f"no integer lies within [{fields['min']}, {fields['max']}]")
+    return ParamSpec(kind=kind, log=log, **fields, **common)
+
+
+def validate_with_sweeps_engine(sweep_config: Mapping[str, Any], allow_deprecated: bool = True) -> bool:
+    """Ask the `sweeps` engine's own schema check too; False when `sweeps` is not installed.
+
+    `sweeps` 0.3.0 reports the exponent-based log_uniform / inv_log_uniform / q_log_uniform as
+    deprecated (violations); `allow_deprecated` drops those messages since W&B still runs them.
+    """
+    import copy
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from sweeps.config import schema_violations_from_proposed_config
+            from sweeps.params import PARAM_DEPRECATION_MAP
+    except ImportError:
+        return False
+    try:
+        violations = list(schema_violations_from_proposed_config(copy.deepcopy(plain(dict(sweep_config)))))
+    except Exception as e:  # noqa: BLE001 - the engine raises bare ValueErrors/AssertionErrors
+        raise SearchSpaceError("sweep config", f"rejected by the sweeps engine: {e}") from None
+    if allow_deprecated:
+        notes = tuple(PARAM_DEPRECATION_MAP.values())
+        violations = [v for v in violations if not v.endswith(notes)]
+    if violations:
+        raise SearchSpaceError("sweep config", "rejected by the sweeps engine: " + "; ".join(dict.fromkeys(violations)))
+    return True

@@ -1,0 +1,232 @@
+"""The tune surrogate: the project's meta-learner refitted with this dataset's finished trials.
+
+The stored meta-learner knows other datasets; after a few trials on the new one, the evidence that
+matters most is those trials. The refit keeps the stored feature layout (so the stored quantile
+booster still fits for intervals) and retrains the rank, raw-metric and time boosters on the
+knowledge-base runs plus the trials, each trial weighted `trial_weight` times a past run. A
+crashed trial enters the ranking target as the dataset's worst config, so the surrogate learns to
+avoid what crashed. Deterministic (fixed seed and threads), like the meta-learner itself.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from pydantic import BaseModel
+
+from metallmix_wandb.space.candidates import complete, grid_choices, perturb, pick, sample_choices
+from metallmix_wandb.knowledge.meta_learner.features import percentile_rank
+from metallmix_wandb.knowledge.records import Experiment, MetaValue
+from metallmix_wandb.space.search_space import SearchSpace, flatten_config
+from metallmix_wandb.tune.objective import TimePolicy, TimeScale, allowed, utility
+from metallmix_wandb.tune.records import TuneTrial, config_key
+
+if TYPE_CHECKING:
+    from metallmix_wandb.knowledge.meta_learner.model import MetaLearner, Prediction
+
+TRIAL_WEIGHT = 5.0
+N_SAMPLES = 2000
+REFERENCE_SAMPLES = 2000
+"""Random configs whose predicted metrics stand for the new dataset's distribution (calibrated targets)."""
+RANDOM_TRIES = 500
+
+
+class Candidate(BaseModel):
+    config: dict[str, Any]
+    prediction: Any  # adapters.meta_learner.Prediction (kept Any: pydantic needs no forward ref)
+    utility: float
+    over_time_cap: bool = False
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+class Surrogate:
+    """A meta-learner plus the knowledge-base rows to refit it with."""
+
+    TARGETS = "calibrated"
+    """How finished trials enter the ranking target: "calibrated" (their percentile within the dataset,
+    see `_calibrated`; needs the space) or "trials" (their rank among the trials)."""
+
+    def __init__(self, learner: MetaLearner, base: Sequence[Experiment], metric: str,
+                 trial_weight: float = TRIAL_WEIGHT, goal: str = "maximize", space: SearchSpace | None = None,
+                 targets: str | None = None) -> None:
+        self.learner, self.metric, self.trial_weight, self.goal = learner, metric, trial_weight, goal
+        self.space, self.targets = space, targets or self.TARGETS
+        self._reference: np.ndarray | None = None
+        exps = sorted((e for e in base if _finite(e.summary.get(metric))), key=lambda e: e.run_path)
+        layout = learner.layout
+        self._X = layout.matrix([(e.meta_features, flatten_config(e.config)) for e in exps])
+        self._raw = np.array([e.summary[metric] for e in exps], dtype=np.float64)
+        self._score = np.empty(len(exps))
+        datasets = np.array([e.dataset for e in exps])
+        for d in sorted(set(datasets.tolist())):
+            self._score[datasets == d] = percentile_rank(self._raw[datasets == d])
+        self._log_time = np.array([np.log1p(e.train_time_s) if _finite(e.train_time_s) and e.train_time_s >= 0
+                                   else np.nan for e in exps])
+        self.base_rows = len(exps)
+
+    def refit(self, meta: Mapping[str, MetaValue], trials: Sequence[TuneTrial]) -> MetaLearner:
+        """The meta-learner retrained with the trials; the stored one when there is nothing to add."""
+        from metallmix_wandb.knowledge.meta_learner.model import MetaLearner
+
+        if not trials or self.base_rows == 0:
+            return self.learner
+        values = np.array([t.result.metric if t.result.ok else np.nan for t in trials], dtype=np.float64)
+        X_t = self.learner.layout.matrix([(meta, flatten_config(t.result.config)) for t in trials])
+        score_t = self.trial_scores(meta, X_t, values)
+        time_t = np.array([np.log1p(t.result.train_time_s) if t.result.ok and _finite(t.result.train_time_s)
+                           else np.nan for t in trials])
+        X = np.vstack([self._X, X_t])
+        w = np.r_[np.ones(self.base_rows), np.full(len(trials), self.trial_weight)]
+        boosters = dict(self.learner.boosters)
+        for name, y in (("rank", np.r_[self._score, score_t]), ("raw", np.r_[self._raw, values]),
+                        ("time", np.r_[self._log_time, time_t])):
+            boosters[name] = self._train(X, y, w)
+        return MetaLearner(self.learner.info, boosters)
+
+    def trial_scores(self, meta: Mapping[str, MetaValue], X_t: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """The ranking target of each trial (NaN value = crashed = the worst)."""
+        ok = np.isfinite(values)
+        if self.targets == "calibrated" and self.space is not None and ok.any():
+            return self._calibrated(meta, X_t, values)
+        if ok.any():
+            worst = np.nanmin(values) - 1.0 if self.goal == "maximize" else np.nanmax(values) + 1.0
+        else:
+            worst = 0.0
+        return percentile_rank(np.where(ok, values, worst))
+
+    def _calibrated(self, meta: Mapping[str, MetaValue], X_t: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Each trial's percentile within the whole dataset, not among the trials: the trials are the
+        surrogate's best guesses, so ranking them against each other would call a 95th-percentile config
+        the dataset's worst. The stored learner's raw-metric predictions over a fixed random sample of the
+        space stand for the dataset's configs, shifted by the median gap between the trials' observed
+        and predicted metric (the dataset's level); a crashed trial is the worst."""
+        if self._reference is None:
+            assert self.space is not None
+            params = [n for n in self.learner.layout.params if n in self.space.tunable]
+            choices = sample_choices(self.space, params, REFERENCE_SAMPLES, np.random.default_rng(0))
+            X_ref = self.learner.layout.candidates(meta, choices, REFERENCE_SAMPLES)
+            self._reference = np.sort(self.learner.predict_matrix(X_ref)["raw_metric"])
+        ok = np.isfinite(values)
+        shift = float(np.median(values[ok] - self.learner.predict_matrix(X_t)["raw_metric"][ok]))
+        ref = self._reference + shift
+        below = np.searchsorted(ref, values, side="left")
+        ties = np.searchsorted(ref, values, side="right") - below
+        pct = (below + ties / 2.0) / len(ref)
+        worst = 0.0 if self.goal == "maximize" else 1.0
+        return np.where(ok, pct, worst)
+
+    def _train(self, X: np.ndarray, y: np.ndarray, w: np.ndarray) -> Any:
+        import xgboost as xgb
+
+        from metallmix_wandb.knowledge.meta_learner.model import booster_params
+
+        info = self.learner.info
+        keep = np.isfinite(y)
+        dtrain = xgb.DMatrix(X[keep], label=y[keep], weight=w[keep], missing=np.nan)
+        return xgb.train(booster_params(info.seed, info.n_jobs), dtrain, num_boost_round=info.rounds)
+
+
+# --------------------------------------------------------------------------- choosing
+
+
+def _concat(a: dict, na: int, b: dict, nb: int) -> tuple[dict, int]:
+    out = {}
+    for name, (va, ia) in a.items():
+        vb, ib = b[name]
+        out[name] = (list(va) + list(vb), np.concatenate([np.asarray(ia), np.asarray(ib) + len(va)]))
+    return out, na + nb
+
+
+def pool(learner: MetaLearner, meta: Mapping[str, MetaValue], space: SearchSpace,
+         seeds: Sequence[Mapping[str, Any]], n_samples: int = N_SAMPLES, seed: int = 0) -> tuple[dict, int]:
+    """The whole grid when the space is discrete and small enough; else a seeded random sample plus
+    neighbours of `seeds` (the best trials so far), so the search also refines locally."""
+    from metallmix_wandb.knowledge.meta_learner.model import MAX_GRID
+
+    params = [n for n in learner.layout.params if n in space.tunable]
+    grid = grid_choices(space, params, MAX_GRID)
+    if grid is not None:
+        return grid
+    rng = np.random.default_rng(seed)
+    choices, n = sample_choices(space, params, n_samples, rng), n_samples
+    if seeds and params:
+        flat = [{p: space.flatten(s).get(p) for p in params} for s in seeds]
+        for scale in (0.1, 0.03):
+            near, m = perturb(space, flat, params, max(1, n_samples // (10 * len(flat))), rng, scale)
+            choices, n = _concat(choices, n, near, m)
+    return choices, n
+
+
+def _candidate(config: dict[str, Any], pred: Prediction, u: float, capped: bool) -> Candidate:
+    return Candidate(config=config, prediction=pred, utility=float(u), over_time_cap=capped)
+
+
+def best_untried(learner: MetaLearner, meta: Mapping[str, MetaValue], space: SearchSpace, tried: set[str],
+                 policy: TimePolicy, seeds: Sequence[Mapping[str, Any]] = (), seed: int = 0,
+                 n_samples: int = N_SAMPLES,
+                 configs: Sequence[Mapping[str, Any]] | None = None) -> tuple[Candidate | None, TimeScale]:
+    """The pool's best untried config by utility (inside the time cap when any is), and the pool's
+    time scale (to score LLM candidates on the same scale). None when every config was tried.
+
+    `configs` replaces the pool with a fixed list (e.g. the configs a lookup table holds)."""
+    if configs is not None:
+        X = learner.layout.matrix([(meta, flatten_config(c)) for c in configs])
+
+        def get(i: int) -> dict[str, Any]:
+            return dict(configs[i])
+    else:
+        choices, n = pool(learner, meta, space, seeds, n_samples, seed)
+        X = learner.layout.candidates(meta, choices, n)
+        mode = learner.layout.observed_mode
+
+        def get(i: int) -> dict[str, Any]:
+            return complete(space, pick(choices, i), mode)
+    out = learner.predict_matrix(X)
+    scale = TimeScale.of(out["train_time_s"])
+    u = utility(out["score"], out["train_time_s"], policy, scale)
+    ok = allowed(out["train_time_s"], policy)
+    over_cap = False
+    for i in np.lexsort((-u, ~ok)):  # inside the cap first, then by utility
+        config = get(int(i))
+        if config_key(config) in tried:
+            continue
+        if ok[i]:
+            return _candidate(config, learner.predict(meta, [config])[0], u[i], False), scale
+        over_cap = True
+        break
+    if over_cap:  # nothing untried inside the cap: the fastest untried instead
+        for i in np.argsort(out["train_time_s"], kind="stable"):
+            config = get(int(i))
+            if config_key(config) not in tried:
+                return _candidate(config, learner.predict(meta, [config])[0], u[i], True), scale
+    if configs is not None:
+        return None, scale
+    return _random_untried(learner, meta, space, tried, policy, scale, seed), scale
+
+
+def _random_untried(learner: MetaLearner, meta: Mapping[str, MetaValue], space: SearchSpace, tried: set[str],
+                    policy: TimePolicy, scale: TimeScale, seed: int) -> Candidate | None:
+    """Parameters the meta-learner never saw vary only here, once the modelled ones are exhausted."""
+    for config in space.sample(np.random.default_rng(seed + 1), RANDOM_TRIES):
+        if config_key(config) not in tried:
+            return score_configs(learner, meta, [config], policy, scale)[0]
+    return None
+
+
+def score_configs(learner: MetaLearner, meta: Mapping[str, MetaValue], configs: Sequence[dict[str, Any]],
+                  policy: TimePolicy, scale: TimeScale) -> list[Candidate]:
+    """Candidates (e.g. the LLM's) with the surrogate's prediction and utility, in the given order."""
+    if not configs:
+        return []
+    preds = learner.predict(meta, configs)
+    seconds = np.array([p.train_time_s for p in preds])
+    u = utility(np.array([p.score for p in preds]), seconds, policy, scale)
+    ok = allowed(seconds, policy)
+    return [_candidate(dict(c), p, u[i], not bool(ok[i]))
+            for i, (c, p) in enumerate(zip(configs, preds, strict=True))]

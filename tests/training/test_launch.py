@@ -1,0 +1,49 @@
+"""The Launch contract: a spec is built only from a config inside the space, and `run_local` trains it
+through WANDB_LAUNCH + WANDB_LAUNCH_CONFIG_PATH exactly as a queued run would see it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from metallmix_wandb.training.launch import LaunchError, enqueue, run_local, write_spec
+from metallmix_wandb.knowledge.runs_offline import find_run_dirs, parse_run_dir
+from metallmix_wandb.training.launch_spec import LaunchSpecError, build_launch_spec
+from metallmix_wandb.space.search_space import SearchSpace
+from tests.support.wandb_runs import wait_for_exit_record
+
+REPO = Path(__file__).resolve().parents[2]
+SMOKE = SearchSpace.from_yaml(REPO / "sweeps" / "smoke.yaml").without("dataset")
+
+
+def test_a_config_outside_the_space_never_becomes_a_spec() -> None:
+    bad = {**SMOKE.sample(0)[0], "learning_rate": 3.0}
+    with pytest.raises(LaunchSpecError, match="learning_rate"):
+        build_launch_spec(bad, SMOKE, dataset="d.npz", project="p")
+
+
+def test_offline_queue_fails_clearly_and_names_the_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    spec = build_launch_spec(SMOKE.sample(0)[0], SMOKE, dataset="d.npz", project="p", entity="team", queue="gpu")
+    path = write_spec(spec, tmp_path, "rec")
+    with pytest.raises(LaunchError, match=str(path)):
+        enqueue(spec, path)
+
+
+@pytest.mark.slow
+def test_run_local_trains_through_the_launch_contract(wandb_offline_env: Path, breastmnist: Path,
+                                                      tmp_path: Path) -> None:
+    config = {**SMOKE.sample(1)[0], "base_model": "mobilenet_v3_small", "fine_tuning": "full"}
+    spec = build_launch_spec(config, SMOKE, dataset=str(breastmnist), project="launch-test",
+                             group="recommendation-abc", tags=["metallmix-recommendation"])
+    result = run_local(write_spec(spec, tmp_path, "rec"), spec, timeout_s=300)
+    assert result.exit_code == 0, result.log_tail
+    (run_dir,) = find_run_dirs(wandb_offline_env)
+    wait_for_exit_record(run_dir)
+    run = parse_run_dir(run_dir)
+    assert run.state == "finished" and run.project == "launch-test" and run.group == "recommendation-abc"
+    assert run.tags == ["metallmix-recommendation"]
+    for key, value in config.items():
+        assert run.config[key] == value, key
+    assert run.config["dataset"] == str(breastmnist) and 0.0 <= run.summary["test/acc"] <= 1.0
