@@ -1,0 +1,53 @@
+"""The one way a command gets an LLM: the endpoint the settings name (base URL + key), or the embedded
+demo server started for the duration of a `with` block. Commands ask the endpoint for clients by model
+name; the key travels from the settings to the client and nowhere else.
+
+Tested through the commands that use it (tests/cli/test_recommend_cli.py, tests/cli/test_tune_cli.py,
+tests/evaluate/test_pipeline.py) and tests/llm/test_factory.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import SecretStr
+
+    from metallmix_wandb.llm.client import LLMClient
+    from metallmix_wandb.settings import Settings
+
+EMBEDDED_CONTEXT = 8192
+"""The embedded server's context: a meta-informed prompt with 8 experiments and the SHAP digest is ~3.5k tokens."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """An OpenAI-compatible endpoint that is up: build clients on it by model name."""
+
+    base_url: str
+    default_model: str
+    embedded: bool
+    api_key: SecretStr | None = None
+
+    def client(self, model: str | None = None) -> LLMClient:
+        from metallmix_wandb.llm.client import LLMClient
+
+        return LLMClient(self.base_url, model or self.default_model, self.api_key)
+
+
+@contextlib.contextmanager
+def open_endpoint(settings: Settings, notice: Callable[[], None] = lambda: None) -> Iterator[Endpoint]:
+    """The settings' endpoint (`--base-url`, `--model`, `--api-key`), or, with no base URL, the embedded
+    SmolLM2 demo server on 127.0.0.1 (`notice` is called first so the command can say so), stopped on exit."""
+    if settings.llm_base_url:
+        yield Endpoint(settings.llm_base_url, settings.llm_model or "default", embedded=False,
+                       api_key=settings.llm_api_key)
+        return
+    from metallmix_wandb.llm.server import LocalLLMServer
+
+    notice()
+    with LocalLLMServer(n_ctx=EMBEDDED_CONTEXT) as server:
+        yield Endpoint(server.base_url, server.alias, embedded=True)
