@@ -1,4 +1,7 @@
-"""`llm serve` and `llm status`: the embedded local LLM (SmolLM2 on llama-cpp-python), no download."""
+"""`llm serve` and `llm status`: the embedded local LLM (SmolLM2 on llama-cpp-python), no download.
+
+Tested in tests/llm/test_server.py.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,6 @@ import click
 from metallmix_wandb.cli.app import fail, main
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8765/v1"
-
 
 
 @main.group()

@@ -12,7 +12,7 @@ from typing import Any
 
 from metallmix_wandb.logged_run import LoggedRun, finishing
 from metallmix_wandb.evaluate.records import EvaluationReport, MethodResult, MethodSummary
-from metallmix_wandb.recommend.prompts import CRITERIA
+from metallmix_wandb.llm.judge import CRITERIA
 from metallmix_wandb.evaluate.report_spec import method_key
 
 RESULTS_FILE = "evaluation.json"

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from metallmix_wandb.evaluate.lookup import Score, config_key
 from metallmix_wandb.knowledge.meta_learner.features import percentile_rank
-from metallmix_wandb.recommend.prompts import CRITERIA
+from metallmix_wandb.llm.judge import CRITERIA
 from metallmix_wandb.knowledge.records import Experiment
 from metallmix_wandb.space.search_space import SearchSpace
 

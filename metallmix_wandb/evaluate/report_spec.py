@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from metallmix_wandb.evaluate.records import EvaluationReport, MethodSummary
-from metallmix_wandb.recommend.prompts import CRITERIA
+from metallmix_wandb.llm.judge import CRITERIA
 
 
 class Panel(BaseModel):

@@ -1,60 +1,25 @@
-"""Ask -> parse -> validate -> repair, and the repeated judge call, over any `ChatJSON` client.
+"""Ask -> parse -> validate -> repair over any `ChatJSON` client, and the repair prompt it sends.
 
 Pure logic: the client is handed in (the OpenAI-compatible adapter in production, a fake in tests),
 so the loop never imports a network library. It records the first reply's raw validity (JSON and
-configs) before any repair: the evaluation reports that rate separately from the repaired one.
+configs) before any repair: the evaluation reports that rate separately from the repaired one. The
+judge's repeated call is the judge's own (llm/judge.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from metallmix_wandb.llm.output import (
-    JudgeScores,
-    LLMOutputError,
-    ParsedAnswer,
-    average_judge_scores,
-    parse_answer,
-    parse_judge_scores,
-)
-from metallmix_wandb.recommend.prompts import Message, answer_schema, judge_schema, repair_messages
+from metallmix_wandb.llm.chat import ChatJSON, ChatResult
+from metallmix_wandb.llm.messages import MAX_REPLY_CHARS, Message, cut_text, data_block, plain_data
+from metallmix_wandb.llm.output import LLMOutputError, ParsedAnswer, parse_answer
+from metallmix_wandb.llm.schemas import answer_schema
 
 if TYPE_CHECKING:
     from metallmix_wandb.space.search_space import SearchSpace
-
-ResponseMode = Literal["json_schema", "json_object", "text"]
-RESPONSE_MODES: tuple[str, ...] = ("json_schema", "json_object", "text")
-
-
-class ChatResult(BaseModel):
-    """One chat completion: the text and what it cost."""
-
-    text: str
-    mode: ResponseMode = Field(description="how the output was constrained: json_schema, json_object or text")
-    model: str = ""
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    latency_s: float = 0.0
-    finish_reason: str | None = None
-    http_attempts: int = Field(1, description="requests sent, retries and format fallbacks included")
-
-
-class ChatJSON(Protocol):
-    """What the loops need from a client (the adapter `LLMClient` implements it)."""
-
-    def chat_json(
-        self,
-        messages: Sequence[Message],
-        schema: dict[str, Any],
-        *,
-        name: str = "answer",
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        seed: int | None = None,
-    ) -> ChatResult: ...
 
 
 class Attempt(BaseModel):
@@ -159,50 +124,14 @@ def ask_for_configs(
     return outcome
 
 
-class JudgeOutcome(BaseModel):
-    """Averaged LLM judge scores, the code-computed format score, and the calls behind them."""
-
-    scores: JudgeScores
-    format_score_code: int | None = None
-    calls: list[ChatResult] = Field(default_factory=list)
-    errors: list[str] = Field(default_factory=list, description="judge replies that held no scores")
-
-    @property
-    def latency_s(self) -> float:
-        return sum(c.latency_s for c in self.calls)
-
-    @property
-    def tokens(self) -> int:
-        return sum(c.prompt_tokens + c.completion_tokens for c in self.calls)
-
-
-def judge(
-    client: ChatJSON,
-    messages: Sequence[Message],
-    *,
-    repeats: int = 3,
-    temperature: float | None = None,
-    max_tokens: int | None = 256,
-    format_score_code: int | None = None,
-    schema: dict[str, Any] | None = None,
-) -> JudgeOutcome:
-    """Ask the judge `repeats` times (seeds 0..n-1) and average the scores that came back.
-
-    At temperature 0 repeats are identical, so with repeats > 1 the default temperature is 0.7.
-    `schema` defaults to `judge_schema()` (pass `judge_schema(rationale_max_chars=...)` for llama.cpp).
-    """
-    temp = temperature if temperature is not None else (0.7 if repeats > 1 else 0.0)
-    schema = schema or judge_schema()
-    calls: list[ChatResult] = []
-    parsed: list[JudgeScores] = []
-    errors: list[str] = []
-    for seed in range(max(1, repeats)):
-        chat = client.chat_json(messages, schema, name="judgement", max_tokens=max_tokens, temperature=temp, seed=seed)
-        calls.append(chat)
-        try:
-            parsed.append(parse_judge_scores(chat.text))
-        except LLMOutputError as e:
-            errors.append(str(e))
-    return JudgeOutcome(
-        scores=average_judge_scores(parsed), format_score_code=format_score_code, calls=calls, errors=errors
+def repair_messages(
+    messages: Sequence[Message], reply: str, errors: Sequence[str], *, max_reply_chars: int = MAX_REPLY_CHARS
+) -> list[Message]:
+    """The conversation so far, the unusable reply, and its problems (as data) with a request to retry."""
+    cut = cut_text(reply, max_reply_chars)
+    ask = (
+        "Your previous reply could not be used: its problems are listed in the data block below. Reply "
+        "again with one JSON object in the required format, every value taken from the search space."
     )
+    problems = plain_data({"problems": [str(e) for e in errors][:30]})
+    return [*messages, {"role": "assistant", "content": cut}, {"role": "user", "content": f"{ask}\n\n{data_block(problems)}"}]

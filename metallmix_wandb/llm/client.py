@@ -1,9 +1,10 @@
 """The OpenAI-compatible chat client: any base URL (Ollama, LM Studio, llama.cpp, OpenAI) + model + key.
 
-Schema-constrained output is asked for in the standard form first (`json_schema`, strict). Servers
-that reject it (llama-cpp-python answers HTTP 500) get their own `{"type": "json_object", "schema":
-...}` form, then plain text with the schema in the prompt (the parser extracts the JSON). The mode
-that worked is remembered per client, so later calls go straight to it.
+Schema-constrained output is asked for in the response modes' fallback order (llm/modes/): the
+standard form first (`json_schema`, strict). Servers that reject it (llama-cpp-python answers HTTP
+500) get their own `{"type": "json_object", "schema": ...}` form, then plain text with the schema in
+the prompt (the parser extracts the JSON). The mode that worked is remembered per client, so later
+calls go straight to it.
 
 Retries with exponential backoff cover connection errors, timeouts, 429 and 5xx; anything else is
 reported at once. The default timeout is long (300 s) because a CPU server with a grammar can take a
@@ -16,20 +17,18 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import SecretStr
 
-from metallmix_wandb.llm.ask import RESPONSE_MODES, ChatResult, ResponseMode
-from metallmix_wandb.recommend.prompts import Message
-
-if TYPE_CHECKING:
-    from metallmix_wandb.settings import Settings
+from metallmix_wandb.llm.chat import ChatResult
+from metallmix_wandb.llm.messages import Message
+from metallmix_wandb.llm.modes import RESPONSE_MODES, ResponseMode, response_mode
 
 log = logging.getLogger(__name__)
 
 NO_KEY = "sk-no-key-required"  # local servers ignore the key, but the openai package wants one
-_FORMAT_WORDS = ("response_format", "json_schema", "json_object", "schema", "grammar")
+FALLBACK_ORDER: tuple[str, ...] = tuple(RESPONSE_MODES)
 
 
 class LLMError(RuntimeError):
@@ -89,27 +88,17 @@ class LLMClient:
         self.temperature = temperature
         self.max_tokens = max_tokens
         self._sleep = sleep
-        self._mode_index = 0  # into RESPONSE_MODES: the first mode not known to be rejected
+        self._mode_index = 0  # into FALLBACK_ORDER: the first mode not known to be rejected
         self._client: Any = None
-
-    @classmethod
-    def from_settings(cls, settings: Settings, *, model: str | None = None, **kwargs: Any) -> LLMClient:
-        """From METALLMIX_LLM_* settings; `model` overrides (the judge may use another model)."""
-        if not settings.llm_base_url:
-            raise ValueError("no LLM base URL: pass --base-url or set METALLMIX_LLM_BASE_URL")
-        name = model or settings.llm_model
-        if not name:
-            raise ValueError("no LLM model: pass --model or set METALLMIX_LLM_MODEL")
-        return cls(settings.llm_base_url, name, settings.llm_api_key, **kwargs)
 
     def __repr__(self) -> str:
         key = "'**********'" if self._api_key else None
         return f"LLMClient(base_url={self.base_url!r}, model={self.model!r}, api_key={key}, mode={self.mode!r})"
 
     @property
-    def mode(self) -> ResponseMode:
-        """The response format the next call will try first."""
-        return RESPONSE_MODES[self._mode_index]  # type: ignore[return-value]
+    def mode(self) -> str:
+        """The response mode the next call will try first."""
+        return FALLBACK_ORDER[self._mode_index]
 
     # ------------------------------------------------------------------ the wire
 
@@ -128,8 +117,11 @@ class LLMClient:
     def _where(self) -> str:
         return f"{self.base_url} (model {self.model!r})"
 
-    def complete(self, messages: Sequence[Message], **params: Any) -> tuple[Any, int, float]:
-        """One chat completion with retries: (response, requests sent, seconds). Raises LLMError."""
+    def complete(
+        self, messages: Sequence[Message], *, mode: ResponseMode | None = None, **params: Any
+    ) -> tuple[Any, int, float]:
+        """One chat completion with retries: (response, requests sent, seconds). Raises LLMError, or
+        _FormatRejected when the server refused the way `mode` asked for JSON."""
         import openai
 
         sent, start = 0, time.perf_counter()
@@ -140,7 +132,7 @@ class LLMClient:
                 return resp, sent, time.perf_counter() - start
             except openai.APIStatusError as e:
                 text = self._scrub(_status_text(e))
-                if "response_format" in params and _rejects_format(e):
+                if mode is not None and mode.rejected(e.status_code, _status_text(e)):
                     raise _FormatRejected(e.status_code, sent) from None
                 if not (e.status_code == 429 or e.status_code >= 500):
                     raise LLMRequestError(
@@ -183,18 +175,19 @@ class LLMClient:
             params["seed"] = seed
         sent, start = 0, time.perf_counter()  # latency counts rejected formats and retries: the user waits
         while True:
-            mode = self.mode
-            msgs, fmt = _request(messages, schema, name, mode)
+            mode = response_mode(self.mode)
+            request = mode.request(messages, schema, name)
             try:
-                resp, n, _ = self.complete(msgs, **params, **({"response_format": fmt} if fmt else {}))
+                resp, n, _ = self.complete(request.messages, mode=mode, **params, **request.params)
             except _FormatRejected as e:
                 sent += e.sent
-                log.warning("LLM %s rejected response_format %s (HTTP %d); falling back", self._where(), mode, e.status)
+                log.warning("LLM %s rejected response_format %s (HTTP %d); falling back", self._where(), mode.name,
+                            e.status)
                 self._mode_index += 1
                 continue
-            return self._result(resp, mode, sent + n, time.perf_counter() - start)
+            return self._result(resp, mode.name, sent + n, time.perf_counter() - start)
 
-    def _result(self, resp: Any, mode: ResponseMode, sent: int, latency: float) -> ChatResult:
+    def _result(self, resp: Any, mode: str, sent: int, latency: float) -> ChatResult:
         try:
             choice = resp.choices[0]
             text = choice.message.content or ""
@@ -209,37 +202,6 @@ class LLMClient:
             latency_s=latency, finish_reason=finish, http_attempts=sent,
         )
 
-    def list_models(self) -> list[str]:
-        """The model names the server offers (a cheap reachability check)."""
-        resp, _, _ = self._call_models()
-        return [m.id for m in getattr(resp, "data", []) or []]
-
-    def _call_models(self) -> tuple[Any, int, float]:
-        import openai
-
-        start = time.perf_counter()
-        try:
-            return self._openai().models.list(), 1, time.perf_counter() - start
-        except openai.APIStatusError as e:
-            raise LLMRequestError(f"{self._where()}: HTTP {e.status_code}: {self._scrub(_status_text(e))}") from None
-        except openai.APIConnectionError as e:
-            raise LLMUnavailableError(
-                f"no LLM server answers at {self.base_url}: {self._scrub(str(e.__cause__ or e))}"
-            ) from None
-
-
-def _request(
-    messages: Sequence[Message], schema: dict[str, Any], name: str, mode: ResponseMode
-) -> tuple[list[Message], dict[str, Any] | None]:
-    """The messages and response_format for one mode (text mode puts the schema in the prompt)."""
-    msgs = [dict(m) for m in messages]
-    if mode == "json_schema":
-        return msgs, {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
-    if mode == "json_object":
-        return msgs, {"type": "json_object", "schema": schema}
-    hint = "Reply with one JSON object, and nothing else, that follows this JSON Schema:\n" + json.dumps(schema)
-    return [*msgs, {"role": "user", "content": hint}], None
-
 
 def _status_text(e: Any) -> str:
     body = getattr(e, "body", None)
@@ -247,14 +209,6 @@ def _status_text(e: Any) -> str:
     msg = str(getattr(e, "message", "") or "")
     out = msg if text in msg else f"{msg} {text}".strip()
     return out[:500]
-
-
-def _rejects_format(e: Any) -> bool:
-    """The server refused our response_format (llama-cpp-python: HTTP 500; others: 400/422)."""
-    if getattr(e, "status_code", None) not in (400, 422, 500):
-        return False
-    text = _status_text(e).lower()
-    return any(w in text for w in _FORMAT_WORDS)
 
 
 def _hint(status: int, text: str = "") -> str:

@@ -22,6 +22,13 @@ if TYPE_CHECKING:
 EMBEDDED_CONTEXT = 8192
 """The embedded server's context: a meta-informed prompt with 8 experiments and the SHAP digest is ~3.5k tokens."""
 
+EMBEDDED_NOTICE = (
+    "[yellow]No --base-url: starting the embedded SmolLM2-135M demo model on 127.0.0.1. It is a tiny "
+    "model that proves the plumbing; point --base-url at Ollama / LM Studio with a 4-8B model for "
+    "real advice.[/]"
+)
+"""What a command prints (rich markup, on stderr) before `open_endpoint` starts the embedded server."""
+
 
 @dataclass(frozen=True)
 class Endpoint:

@@ -4,21 +4,19 @@ A local model may answer with prose around the JSON, a ```json fence, trailing c
 cut off by the token limit. `parse_answer` recovers what it can, validates every config against the
 search space, and returns only valid configs (the rest with their errors, for a repair prompt). It
 never raises on any text except `LLMOutputError`, whose message says what was wrong in words a
-repair prompt can send back. Pure: no network, no client.
+repair prompt can send back. Pure: no network, no client. A judge's scores are read by the judge
+(llm/judge.py), with `extract_json` from here.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
-
-from metallmix_wandb.recommend.prompts import CRITERIA
 
 if TYPE_CHECKING:
     from metallmix_wandb.space.search_space import SearchSpace
@@ -319,65 +317,3 @@ def format_score_of(text: Any, space: SearchSpace, max_configs: int | None = Non
         return parse_answer(text, space, max_configs).format_score
     except LLMOutputError:
         return 0
-
-
-# --------------------------------------------------------------------------- judge scores
-
-_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
-
-
-class JudgeScores(BaseModel):
-    """Scores 0-4 per criterion (None when the judge gave none); averaged over `repeats` calls."""
-
-    format: float | None = None
-    accuracy: float | None = None
-    completeness: float | None = None
-    conciseness: float | None = None
-    fluency: float | None = None
-    rationale: str = ""
-    repeats: int = 1
-
-    @property
-    def mean(self) -> float | None:
-        vals = [v for v in (getattr(self, c) for c in CRITERIA) if v is not None]
-        return sum(vals) / len(vals) if vals else None
-
-
-def _score(value: Any) -> float | None:
-    """A 0-4 score from a number, "3", "3/4", "3 out of 4" or {"score": 3}; clipped; None if none."""
-    if isinstance(value, Mapping):
-        value = value.get("score")
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, str):
-        m = _NUMBER.search(value)
-        value = float(m.group()) if m else None
-    if not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
-    return float(min(4.0, max(0.0, value)))
-
-
-def parse_judge_scores(text: Any) -> JudgeScores:
-    """Scores from a judge reply (keys matched case-insensitively); LLMOutputError if it has none."""
-    obj, _ = extract_json(text)
-    if not isinstance(obj, dict):
-        raise LLMOutputError("the judge reply is not a JSON object of scores")
-    lowered = {str(k).strip().lower(): v for k, v in obj.items()}
-    scores = {c: _score(lowered.get(c)) for c in CRITERIA}
-    if all(v is None for v in scores.values()):
-        raise LLMOutputError(f"the judge reply has none of the scores {list(CRITERIA)}")
-    rationale = lowered.get("rationale", "")
-    rationale = rationale if isinstance(rationale, str) else json.dumps(rationale, default=str)
-    return JudgeScores(**scores, rationale=rationale[:MAX_EXPLANATION])
-
-
-def average_judge_scores(scores: Sequence[JudgeScores]) -> JudgeScores:
-    """The mean of repeated judgements, criterion by criterion, over the calls that gave one."""
-    if not scores:
-        return JudgeScores(repeats=0)
-    out: dict[str, Any] = {}
-    for c in CRITERIA:
-        vals = [v for v in (getattr(s, c) for s in scores) if v is not None]
-        out[c] = sum(vals) / len(vals) if vals else None
-    rationale = next((s.rationale for s in scores if s.rationale), "")
-    return JudgeScores(**out, rationale=rationale, repeats=sum(s.repeats for s in scores))

@@ -1,4 +1,7 @@
-"""A recommendation as a W&B run (job_type "recommendation"), online or offline, and back again."""
+"""A recommendation as a W&B run (job_type "recommendation"), online or offline, and back again.
+
+Tested through the command (tests/cli/test_recommend_cli.py: logging, and `judge` reading it back).
+"""
 
 from __future__ import annotations
 

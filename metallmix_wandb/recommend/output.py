@@ -1,4 +1,7 @@
-"""After a recommendation exists: log it, launch it, show it. Only validated configs get here."""
+"""After a recommendation exists: log it, launch it, show it. Only validated configs get here.
+
+Tested through the command (tests/cli/test_recommend_cli.py).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from metallmix_wandb.numbers import fixed
 from metallmix_wandb.recommend.record import Recommendation
 from metallmix_wandb.space.search_space import SearchSpace
 
@@ -89,8 +93,7 @@ def show(rec: Recommendation, console: Console, run_path: str | None) -> None:
     if rec.evidence:
         ev = Table("#", "dataset", "distance", rec.metric, "train s", title="evidence (similar experiments)")
         for i, e in enumerate(rec.evidence, 1):
-            ev.add_row(str(i), Text(e.dataset), f"{e.distance:.3f}", "-" if e.metric is None else f"{e.metric:.4f}",
-                       "-" if e.train_time_s is None else f"{e.train_time_s:.0f}")
+            ev.add_row(str(i), Text(e.dataset), f"{e.distance:.3f}", fixed(e.metric), fixed(e.train_time_s, ".0f"))
         console.print(ev)
     if rec.judge_scores:
         console.print(Text("judge (0-4): " + ", ".join(

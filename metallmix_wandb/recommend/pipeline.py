@@ -1,5 +1,10 @@
 """recommend: meta-features -> similar experiments -> SHAP digest -> prompt -> LLM -> validated config
--> explanation -> judge. Logging and Launch happen after, in the CLI, on the returned record."""
+-> explanation -> judge. Each branch (meta-learner, LLM, meta-learner after the LLM failed) produces
+a typed `Choice`; logging and Launch happen after, in recommend/command.py, on the returned record.
+
+Tested end to end through the command (tests/cli/test_recommend_cli.py, tests/recommend/) and by the
+evaluation (tests/evaluate/test_pipeline.py).
+"""
 
 from __future__ import annotations
 
@@ -9,17 +14,19 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from metallmix_wandb.recommend.record import (
-    Evidence, Recommendation, ScoredConfig, meta_learner_explanation, rank_candidates,
-)
 from metallmix_wandb.knowledge.records import MetaValue, Neighbour
+from metallmix_wandb.recommend.record import (
+    Choice, Evidence, Recommendation, ScoredConfig, meta_learner_explanation, rank_candidates,
+)
 from metallmix_wandb.space.search_space import SearchSpace
 
 if TYPE_CHECKING:
     from metallmix_wandb.knowledge.meta_learner.artifact import Knowledge
     from metallmix_wandb.knowledge.meta_learner.model import MetaLearner
     from metallmix_wandb.knowledge.store import ExperimentStore
-    from metallmix_wandb.llm.ask import ChatJSON
+    from metallmix_wandb.llm.ask import RepairOutcome
+    from metallmix_wandb.llm.chat import ChatJSON
+    from metallmix_wandb.llm.judge import JudgeOutcome
 
 
 class RecommendError(RuntimeError):
@@ -60,10 +67,69 @@ def _evidence(neighbours: Sequence[Neighbour], metric: str) -> list[Evidence]:
 
 
 def _meta_learner_choice(learner: MetaLearner, meta: Mapping[str, MetaValue], space: SearchSpace,
-                         knowledge: Knowledge, req: RecommendRequest, reason: str | None) -> tuple[dict, str, ScoredConfig]:
+                         knowledge: Knowledge, req: RecommendRequest, after: RepairOutcome | None = None) -> Choice:
+    """The meta-learner's best config: on its own, or `after` the LLM gave no valid one (then the
+    failure is explained and warned about, and what asking the LLM cost is kept)."""
     best = learner.best_config(meta, space, seed=req.seed)
     scored = ScoredConfig(config=best.config, **best.prediction.model_dump())
-    return best.config, meta_learner_explanation(best.config, scored, knowledge.digest, req.metric, reason), scored
+    reason = after.failure if after is not None else None
+    explanation = meta_learner_explanation(best.config, scored, knowledge.digest, req.metric, reason)
+    if after is None:
+        return Choice(source="meta-learner", config=best.config, explanation=explanation, predicted=scored,
+                      candidates=[scored])
+    return Choice(source="meta-learner-fallback", config=best.config, explanation=explanation, predicted=scored,
+                  candidates=[scored], warnings=[f"LLM fallback: {after.failure}"], **_asked(after))
+
+
+def _asked(outcome: RepairOutcome) -> dict[str, Any]:
+    """What asking the LLM gave and cost, whatever came of it."""
+    return {
+        "tokens": {"prompt": outcome.prompt_tokens, "completion": outcome.completion_tokens},
+        "raw_valid": outcome.first_valid, "repairs": outcome.repairs,
+        "raw_reply": outcome.attempts[-1].chat.text if outcome.attempts else "",
+    }
+
+
+def _ask_llm(llm: ChatJSON, meta: Mapping[str, MetaValue], space: SearchSpace, neighbours: Sequence[Neighbour],
+             knowledge: Knowledge, req: RecommendRequest) -> RepairOutcome:
+    # The LLM loop, prompts and output checks are imported here: `--no-llm` never needs them.
+    from metallmix_wandb.llm.ask import ask_for_configs
+    from metallmix_wandb.llm.schemas import answer_schema
+    from metallmix_wandb.recommend.prompts import recommendation_messages
+
+    messages = recommendation_messages(space, meta, neighbours, knowledge.digest, mode=req.mode,
+                                       k=req.candidates, metric=req.metric, time_metric=req.time_metric)
+    schema = answer_schema(space, req.candidates, explanation_max_chars=req.explanation_max_chars)
+    return ask_for_configs(llm, messages, space, k=req.candidates, max_repairs=req.max_repairs, schema=schema)
+
+
+def _llm_choice(outcome: RepairOutcome, learner: MetaLearner, meta: Mapping[str, MetaValue], space: SearchSpace,
+                knowledge: Knowledge, req: RecommendRequest) -> Choice:
+    """The meta-learner's pick among the LLM's valid configs; or, with `--fallback meta-learner`, its own
+    best config; or RecommendError."""
+    if outcome.ok and outcome.answer is not None:
+        candidates = _scored(learner, meta, outcome.answer.configs)
+        chosen = rank_candidates(candidates)[0]
+        return Choice(source="llm", config=chosen.config, explanation=outcome.answer.explanation, predicted=chosen,
+                      candidates=candidates, llm_first_choice=candidates[0].config, **_asked(outcome))
+    if req.fallback == "meta-learner":
+        return _meta_learner_choice(learner, meta, space, knowledge, req, after=outcome)
+    raise RecommendError(f"{outcome.failure}. Nothing was logged or enqueued; retry with "
+                         "--fallback meta-learner, --candidates K, or a stronger model.")
+
+
+def _judge(judge_llm: ChatJSON, choice: Choice, config: dict[str, Any], meta: Mapping[str, MetaValue],
+           space: SearchSpace, neighbours: Sequence[Neighbour], knowledge: Knowledge,
+           req: RecommendRequest) -> JudgeOutcome:
+    from metallmix_wandb.llm.judge import judge, judge_messages, judge_schema
+    from metallmix_wandb.llm.output import format_score_of
+
+    format_code = format_score_of(choice.raw_reply, space, max_configs=req.candidates)
+    jm = judge_messages(space, meta, [config], choice.explanation, choice.raw_reply, neighbours, knowledge.digest,
+                        time_metric=req.time_metric)
+    rationale_cap = 100 if req.explanation_max_chars else None
+    return judge(judge_llm, jm, repeats=req.judge_repeats, format_score_code=format_code,
+                 schema=judge_schema(rationale_max_chars=rationale_cap))
 
 
 def recommend(
@@ -81,70 +147,41 @@ def recommend(
     space = recommendable_space(space)
     on_step("retrieving similar experiments")
     neighbours = store.search(dict(meta), k=req.top_k, exclude_datasets=req.exclude_datasets)
-    t_retrieval = time.perf_counter() - t0
+    timings = {"retrieval_s": time.perf_counter() - t0}
     learner = knowledge.learner()
-    timings = {"retrieval_s": t_retrieval}
-    rec: dict[str, Any] = {"warnings": [], "tokens": {}}
 
     if not req.use_llm or llm is None:
-        config, explanation, predicted = _meta_learner_choice(learner, meta, space, knowledge, req, None)
-        rec.update(source="meta-learner", candidates=[predicted])
+        choice = _meta_learner_choice(learner, meta, space, knowledge, req)
     else:
-        # The LLM loop, prompts and output checks are imported here: `--no-llm` never needs them.
-        from metallmix_wandb.llm.ask import ask_for_configs
-        from metallmix_wandb.recommend.prompts import answer_schema, recommendation_messages
-
         on_step("asking the LLM")
         t1 = time.perf_counter()
-        messages = recommendation_messages(space, meta, neighbours, knowledge.digest, mode=req.mode,
-                                           k=req.candidates, metric=req.metric, time_metric=req.time_metric)
-        schema = answer_schema(space, req.candidates, explanation_max_chars=req.explanation_max_chars)
-        outcome = ask_for_configs(llm, messages, space, k=req.candidates, max_repairs=req.max_repairs, schema=schema)
+        outcome = _ask_llm(llm, meta, space, neighbours, knowledge, req)
         timings["llm_s"] = time.perf_counter() - t1
-        rec["tokens"] = {"prompt": outcome.prompt_tokens, "completion": outcome.completion_tokens}
-        rec.update(raw_valid=outcome.first_valid, repairs=outcome.repairs,
-                   raw_reply=outcome.attempts[-1].chat.text if outcome.attempts else "")
-        if outcome.ok and outcome.answer is not None:
-            candidates = _scored(learner, meta, outcome.answer.configs)
-            chosen = rank_candidates(candidates)[0]
-            config, explanation, predicted = chosen.config, outcome.answer.explanation, chosen
-            rec.update(source="llm", candidates=candidates, llm_first_choice=candidates[0].config)
-        elif req.fallback == "meta-learner":
-            config, explanation, predicted = _meta_learner_choice(learner, meta, space, knowledge, req, outcome.failure)
-            rec.update(source="meta-learner-fallback", candidates=[predicted])
-            rec["warnings"].append(f"LLM fallback: {outcome.failure}")
-        else:
-            raise RecommendError(f"{outcome.failure}. Nothing was logged or enqueued; retry with "
-                                 "--fallback meta-learner, --candidates K, or a stronger model.")
+        choice = _llm_choice(outcome, learner, meta, space, knowledge, req)
 
-    final = space.validate_config(config)
+    final = space.validate_config(choice.config)
     if not final.ok or final.config is None:  # every path above validates; this is the last gate
         raise RecommendError("internal: a config outside the space reached the end: " + "; ".join(final.errors))
 
     judge_scores: dict[str, float | None] = {}
     format_code = None
-    if rec["source"] == "llm" and req.judge and (judge_llm or llm) is not None:
-        from metallmix_wandb.llm.ask import judge
-        from metallmix_wandb.llm.output import CRITERIA, format_score_of
-        from metallmix_wandb.recommend.prompts import judge_messages, judge_schema
-
+    tokens, warnings = dict(choice.tokens), list(choice.warnings)
+    judge_with = judge_llm or llm
+    if choice.llm_answered and req.judge and judge_with is not None:
         on_step("judging the answer")
         t2 = time.perf_counter()
-        format_code = format_score_of(rec["raw_reply"], space, max_configs=req.candidates)
-        jm = judge_messages(space, meta, [final.config], explanation, rec["raw_reply"], neighbours, knowledge.digest,
-                            time_metric=req.time_metric)
-        rationale_cap = 100 if req.explanation_max_chars else None
-        verdict = judge(judge_llm or llm, jm, repeats=req.judge_repeats, format_score_code=format_code,
-                        schema=judge_schema(rationale_max_chars=rationale_cap))
+        verdict = _judge(judge_with, choice, final.config, meta, space, neighbours, knowledge, req)
         timings["judge_s"] = time.perf_counter() - t2
-        judge_scores = {c: getattr(verdict.scores, c) for c in CRITERIA} | {"mean": verdict.scores.mean}
-        rec["tokens"]["judge"] = verdict.tokens
-        rec["warnings"].extend(f"judge: {e}" for e in verdict.errors)
+        judge_scores, format_code = verdict.scores.by_criterion(), verdict.format_score_code
+        tokens["judge"] = verdict.tokens
+        warnings.extend(f"judge: {e}" for e in verdict.errors)
     timings["total_s"] = time.perf_counter() - t0
     return Recommendation(
-        config=final.config, explanation=explanation, mode=req.mode if rec["source"] == "llm" else "meta-learner",
-        meta_features=dict(meta), evidence=_evidence(neighbours, req.metric), predicted=predicted,
-        llm_model=model_names[0] if rec["source"] != "meta-learner" else None,
+        config=final.config, explanation=choice.explanation, source=choice.source,
+        mode=req.mode if choice.llm_answered else "meta-learner", meta_features=dict(meta),
+        evidence=_evidence(neighbours, req.metric), predicted=choice.predicted, candidates=choice.candidates,
+        llm_first_choice=choice.llm_first_choice, llm_model=model_names[0] if choice.llm_asked else None,
         judge_model=(model_names[1] or model_names[0]) if judge_scores else None, judge_scores=judge_scores,
-        format_score_code=format_code, timings=timings, metric=req.metric, **rec,
+        format_score_code=format_code, raw_reply=choice.raw_reply, raw_valid=choice.raw_valid,
+        repairs=choice.repairs, timings=timings, tokens=tokens, warnings=warnings, metric=req.metric,
     )

@@ -1,4 +1,8 @@
-"""The Recommendation record (DESIGN.md §4) and the pure choices behind it."""
+"""The Recommendation record (DESIGN.md §4) and the pure choices behind it.
+
+Tested through the pipeline and the command (tests/cli/test_recommend_cli.py) and by the evaluation
+(tests/evaluate/), which reads these records back.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from metallmix_wandb.knowledge.records import MetaValue
+from metallmix_wandb.numbers import short
 
 Source = Literal["llm", "meta-learner", "meta-learner-fallback"]
+"""Where the config came from: the LLM's answer, the meta-learner with no LLM asked, or the
+meta-learner because the LLM gave no valid config (or could not be reached)."""
 
 
 class ScoredConfig(BaseModel):
@@ -30,6 +37,33 @@ class Evidence(BaseModel):
     config: dict[str, Any]
     metric: float | None
     train_time_s: float | None
+
+
+class Choice(BaseModel):
+    """What one branch of the pipeline chose (LLM, meta-learner, or meta-learner after the LLM failed),
+    with what asking the LLM cost; the pipeline turns it into a Recommendation."""
+
+    source: Source
+    config: dict[str, Any]
+    explanation: str
+    predicted: ScoredConfig
+    candidates: list[ScoredConfig] = Field(default_factory=list)
+    llm_first_choice: dict[str, Any] | None = None
+    raw_reply: str = ""
+    raw_valid: bool | None = None
+    repairs: int = 0
+    tokens: dict[str, int] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list)
+
+    @property
+    def llm_answered(self) -> bool:
+        """The config is the LLM's: only then is there a prompt mode and an answer to judge."""
+        return self.source == "llm"
+
+    @property
+    def llm_asked(self) -> bool:
+        """An LLM was asked (and answered, or failed): the record names its model."""
+        return self.source != "meta-learner"
 
 
 class Recommendation(BaseModel):
@@ -61,17 +95,13 @@ def rank_candidates(scored: Sequence[ScoredConfig]) -> list[ScoredConfig]:
     return sorted(scored, key=lambda s: (-round(s.score, 9), -round(s.low, 9)))
 
 
-def _fmt(v: Any) -> str:
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
-
-
 def meta_learner_explanation(config: Mapping[str, Any], predicted: ScoredConfig, digest: str, metric: str,
                              fallback_reason: str | None = None) -> str:
     """A deterministic explanation for a config the meta-learner chose (no LLM involved)."""
     lines = []
     if fallback_reason:
         lines.append(f"The LLM gave no usable configuration ({fallback_reason}); this is the meta-learner's choice.")
-    cfg = ", ".join(f"{k}={_fmt(v)}" for k, v in config.items())
+    cfg = ", ".join(f"{k}={short(v)}" for k, v in config.items())
     lines.append(
         f"The meta-learner's best configuration for this dataset is {cfg}. It is predicted to rank at the "
         f"{predicted.score:.0%} percentile of configurations on this dataset (80% interval "

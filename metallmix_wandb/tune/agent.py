@@ -23,7 +23,7 @@ from metallmix_wandb.tune.surrogate import (
     score_configs,
 )
 from metallmix_wandb.llm.ask import ask_for_configs
-from metallmix_wandb.recommend.prompts import answer_schema
+from metallmix_wandb.llm.schemas import answer_schema
 from metallmix_wandb.recommend.record import ScoredConfig
 from metallmix_wandb.knowledge.records import MetaValue
 from metallmix_wandb.space.search_space import SearchSpace
@@ -42,7 +42,7 @@ from metallmix_wandb.tune.loop import run_tune_loop
 
 if TYPE_CHECKING:
     from metallmix_wandb.knowledge.meta_learner.model import MetaLearner
-    from metallmix_wandb.llm.ask import ChatJSON
+    from metallmix_wandb.llm.chat import ChatJSON
     from metallmix_wandb.recommend.record import Evidence
     from metallmix_wandb.knowledge.records import Experiment
 

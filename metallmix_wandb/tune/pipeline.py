@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from metallmix_wandb.knowledge.meta_learner.artifact import Knowledge
     from metallmix_wandb.knowledge.store import ExperimentStore
     from metallmix_wandb.tune.log import TuneRunLogger
-    from metallmix_wandb.llm.ask import ChatJSON
+    from metallmix_wandb.llm.chat import ChatJSON
     from metallmix_wandb.recommend.record import Evidence
     from metallmix_wandb.knowledge.records import Experiment
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from metallmix_wandb.recommend.prompts import _DATA_RULE as DATA_RULE  # one data rule for every prompt
-from metallmix_wandb.recommend.prompts import Message, answer_format_rule, data_block, describe_space
+from metallmix_wandb.llm.messages import DATA_RULE, Message, data_block, describe_space  # one data rule for every prompt
+from metallmix_wandb.llm.schemas import answer_format_rule
 from metallmix_wandb.knowledge.trajectory import describe
 from metallmix_wandb.tune.digest import TrialsDigest
 

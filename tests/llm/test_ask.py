@@ -1,32 +1,15 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 import pytest
 
-from metallmix_wandb.llm.ask import ChatResult, NoValidConfigError, ask_for_configs, judge
-from metallmix_wandb.recommend.prompts import recommendation_messages, split_data_block
+from metallmix_wandb.llm.ask import NoValidConfigError, ask_for_configs
+from metallmix_wandb.recommend.prompts import recommendation_messages
+from tests.support.data_block import split_data_block
+from tests.support.fake_llm import ScriptedClient
 from tests.support.llm_data import GOOD, META, answer, space
 
 SPACE = space()
 BAD = {**GOOD, "base_model": "vgg16"}
-
-
-class ScriptedClient:
-    """Answers with the given texts in turn and records every request."""
-
-    def __init__(self, *texts: str) -> None:
-        self.texts = list(texts)
-        self.requests: list[dict[str, Any]] = []
-
-    def chat_json(self, messages: Sequence[dict[str, str]], schema: dict[str, Any], *, name: str = "answer",
-                  max_tokens: int | None = None, temperature: float | None = None,
-                  seed: int | None = None) -> ChatResult:
-        self.requests.append({"messages": list(messages), "schema": schema, "name": name, "temperature": temperature,
-                              "seed": seed})
-        return ChatResult(text=self.texts.pop(0), mode="json_schema", prompt_tokens=100, completion_tokens=20,
-                          latency_s=0.5)
 
 
 def _messages() -> list[dict[str, str]]:
@@ -73,18 +56,3 @@ def test_giving_up_after_max_repairs_with_a_clear_failure() -> None:
 def test_zero_repairs_means_one_ask() -> None:
     out = ask_for_configs(ScriptedClient(answer(BAD)), _messages(), SPACE, max_repairs=0)
     assert not out.ok and len(out.attempts) == 1 and out.answer is not None and out.answer.invalid
-
-
-def test_judge_repeats_and_averages_with_seeds() -> None:
-    replies = ['{"format": 4, "accuracy": 2, "completeness": 3, "conciseness": 4, "fluency": 4, "rationale": "ok"}',
-               '{"format": 2, "accuracy": 4, "completeness": 3, "conciseness": 4, "fluency": 2, "rationale": "hm"}',
-               "no scores at all"]
-    client = ScriptedClient(*replies)
-    out = judge(client, [{"role": "user", "content": "judge"}], repeats=3, format_score_code=4)
-    assert out.scores.format == 3 and out.scores.accuracy == 3 and out.scores.repeats == 2
-    assert len(out.calls) == 3 and len(out.errors) == 1 and out.format_score_code == 4
-    assert [r["seed"] for r in client.requests] == [0, 1, 2]
-    assert {r["temperature"] for r in client.requests} == {0.7} and client.requests[0]["name"] == "judgement"
-    one = ScriptedClient(replies[0])
-    judge(one, [{"role": "user", "content": "judge"}], repeats=1)
-    assert one.requests[0]["temperature"] == 0.0

@@ -12,7 +12,8 @@ from pydantic import SecretStr
 from metallmix_wandb.llm.client import LLMClient, LLMRequestError, LLMUnavailableError
 from metallmix_wandb.llm.server import free_port
 from metallmix_wandb.llm.ask import ask_for_configs
-from metallmix_wandb.recommend.prompts import answer_schema, recommendation_messages
+from metallmix_wandb.llm.schemas import answer_schema
+from metallmix_wandb.recommend.prompts import recommendation_messages
 from metallmix_wandb.settings import Settings
 from tests.support.fake_llm import FakeLLMServer, fail, hang, llama_cpp_like, raw, reject_formats, reply
 from tests.support.llm_data import GOOD, META, answer, space
@@ -109,8 +110,6 @@ def test_connection_refused_is_unavailable_with_the_url() -> None:
     with pytest.raises(LLMUnavailableError) as err:
         client.chat_json(MESSAGES, SCHEMA)
     assert url in str(err.value) and "cannot connect" in str(err.value) and "llm serve" in str(err.value)
-    with pytest.raises(LLMUnavailableError, match="no LLM server answers"):
-        client.list_models()
 
 
 @pytest.mark.parametrize(("status", "hint"), [(401, "API key"), (404, "--model"), (400, "")])
@@ -145,10 +144,7 @@ def test_the_key_is_never_in_repr_or_settings() -> None:
     client = LLMClient("http://127.0.0.1:1/v1", "m", SecretStr(KEY))
     assert KEY not in repr(client) and "**" in repr(client)
     settings = Settings(llm_base_url="http://127.0.0.1:1/v1", llm_model="m", llm_api_key=KEY)
-    from_settings = LLMClient.from_settings(settings, model="judge")
-    assert from_settings.model == "judge" and KEY not in repr(from_settings) and KEY not in repr(settings)
-    with pytest.raises(ValueError, match="base URL"):
-        LLMClient.from_settings(Settings(llm_base_url=None, llm_model="m"))
+    assert KEY not in repr(settings)
     assert "None" in repr(LLMClient("http://x/v1", "m"))
 
 

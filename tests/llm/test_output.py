@@ -7,17 +7,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from metallmix_wandb.llm.output import (
-    JudgeScores,
     LLMOutputError,
     ParsedAnswer,
-    average_judge_scores,
     extract_json,
     format_score_of,
     parse_answer,
-    parse_judge_scores,
     salvage_truncated,
 )
-from tests.support.llm_data import GOOD, answer, space
+from tests.support.llm_data import GOOD, answer, json_values, space
 
 SPACE = space()
 OTHER = {**GOOD, "base_model": "mobilenet_v2", "batch_size": 64}
@@ -191,13 +188,6 @@ def _cut_answers() -> st.SearchStrategy[str]:
     return st.builds(lambda t, i, tail: t[: i % (len(t) + 1)] + tail, full, st.integers(0, 400), st.text(max_size=20))
 
 
-def _json_values() -> st.SearchStrategy[str]:
-    leaves = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=12)
-    values = st.recursive(leaves, lambda c: st.lists(c, max_size=4) | st.dictionaries(
-        st.sampled_from([*GOOD, "configs", "config", "explanation", "x"]), c, max_size=6), max_leaves=30)
-    return values.map(lambda v: json.dumps(v))
-
-
 def _mutated_answers() -> st.SearchStrategy[str]:
     value = st.one_of(st.sampled_from(["resnet18", "vgg", "partial_10", "", None, True]), st.integers(-10, 200),
                       st.floats(allow_nan=True, allow_infinity=True), st.lists(st.integers(), max_size=2))
@@ -208,7 +198,7 @@ def _mutated_answers() -> st.SearchStrategy[str]:
 
 
 ANY_REPLY = st.one_of(
-    st.text(), st.lists(_FRAGMENTS, max_size=30).map("".join), _cut_answers(), _json_values(), _mutated_answers(),
+    st.text(), st.lists(_FRAGMENTS, max_size=30).map("".join), _cut_answers(), json_values(), _mutated_answers(),
     st.builds(lambda a, b, c: a + b + c, st.text(max_size=30), _mutated_answers(), st.text(max_size=30)),
 )
 
@@ -228,41 +218,3 @@ def test_any_text_gives_only_valid_configs_or_llm_output_error(text: str, k: int
     assert parsed.ok == bool(parsed.configs)
     if parsed.format_score == 4:
         assert parsed.raw_valid_json and not parsed.invalid and not parsed.shape_problems
-
-
-# --------------------------------------------------------------------------- judge scores
-
-
-def test_judge_scores_parsed_and_clipped() -> None:
-    s = parse_judge_scores('Scores: {"Format": 4, "accuracy": "3/4", "completeness": 7, "conciseness": -2, '
-                           '"fluency": {"score": 2.5}, "rationale": "fine"}')
-    assert (s.format, s.accuracy, s.completeness, s.conciseness, s.fluency) == (4, 3, 4, 0, 2.5)
-    assert s.rationale == "fine" and s.mean == pytest.approx(2.7)
-    partial = parse_judge_scores('{"format": true, "accuracy": "good", "fluency": 3}')
-    assert partial.format is None and partial.accuracy is None and partial.fluency == 3
-
-
-@pytest.mark.parametrize("text", ['{"rationale": "no numbers"}', "[1, 2]", "four out of four"])
-def test_judge_reply_without_scores_is_an_error(text: str) -> None:
-    with pytest.raises(LLMOutputError):
-        parse_judge_scores(text)
-
-
-def test_repeated_judgements_are_averaged_per_criterion() -> None:
-    a = JudgeScores(format=4, accuracy=2, completeness=None, conciseness=3, fluency=4, rationale="a")
-    b = JudgeScores(format=2, accuracy=3, completeness=1, conciseness=3, fluency=None, rationale="b")
-    avg = average_judge_scores([a, b])
-    assert (avg.format, avg.accuracy, avg.completeness, avg.conciseness, avg.fluency) == (3, 2.5, 1, 3, 4)
-    assert avg.repeats == 2 and avg.rationale == "a"
-    assert average_judge_scores([]).repeats == 0 and average_judge_scores([]).mean is None
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.one_of(st.text(), _json_values()))
-def test_judge_parser_never_raises_anything_else(text: str) -> None:
-    try:
-        s = parse_judge_scores(text)
-    except LLMOutputError:
-        return
-    for v in (s.format, s.accuracy, s.completeness, s.conciseness, s.fluency):
-        assert v is None or 0 <= v <= 4

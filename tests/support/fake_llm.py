@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from metallmix_wandb.llm.chat import ChatResult
+
 
 @dataclass
 class Reply:
@@ -146,3 +148,19 @@ class FakeLLMServer:
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
+
+
+class ScriptedClient:
+    """Answers with the given texts in turn and records every request."""
+
+    def __init__(self, *texts: str) -> None:
+        self.texts = list(texts)
+        self.requests: list[dict[str, Any]] = []
+
+    def chat_json(self, messages: Sequence[dict[str, str]], schema: dict[str, Any], *, name: str = "answer",
+                  max_tokens: int | None = None, temperature: float | None = None,
+                  seed: int | None = None) -> ChatResult:
+        self.requests.append({"messages": list(messages), "schema": schema, "name": name, "temperature": temperature,
+                              "seed": seed})
+        return ChatResult(text=self.texts.pop(0), mode="json_schema", prompt_tokens=100, completion_tokens=20,
+                          latency_s=0.5)

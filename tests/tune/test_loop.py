@@ -12,7 +12,7 @@ import pytest
 from metallmix_wandb.llm.client import LLMClient
 from metallmix_wandb.knowledge.meta_learner.model import MetaLearner
 from metallmix_wandb.tune.surrogate import Surrogate
-from metallmix_wandb.recommend.prompts import split_data_block
+from tests.support.data_block import split_data_block
 from metallmix_wandb.space.search_space import SearchSpace
 from metallmix_wandb.tune.objective import TimePolicy
 from metallmix_wandb.tune.records import TrialResult, TuneOutcome, config_key

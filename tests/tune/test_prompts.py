@@ -8,7 +8,9 @@ import json
 import pytest
 
 from metallmix_wandb.llm.output import parse_answer
-from metallmix_wandb.recommend.prompts import DATA_CLOSE, answer_schema, split_data_block
+from metallmix_wandb.llm.messages import DATA_CLOSE
+from metallmix_wandb.llm.schemas import answer_schema
+from tests.support.data_block import split_data_block
 from metallmix_wandb.recommend.record import Evidence
 from metallmix_wandb.space.search_space import SearchSpace
 from metallmix_wandb.knowledge.trajectory import summarise_curve

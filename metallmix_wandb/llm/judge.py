@@ -1,0 +1,223 @@
+"""The LLM judge (MetaLLMiX §2.4): its criteria and rubric, its prompt and schema, reading its scores,
+and the repeated call whose scores are averaged.
+
+The judge scores one recommendation against the evidence it was based on, each criterion 0-4. The
+`format` criterion is also computed in code (`llm/output.py::format_score_of`) and reported beside
+the judge's. Pure: the client is handed in, as in the ask/repair loop.
+
+Tested in tests/llm/test_judge.py.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field
+
+from metallmix_wandb.llm.chat import ChatJSON, ChatResult
+from metallmix_wandb.llm.messages import (
+    DATA_RULE,
+    MAX_REPLY_CHARS,
+    Message,
+    cut_text,
+    data_block,
+    describe_space,
+    experiment_record,
+    plain_data,
+)
+from metallmix_wandb.llm.output import MAX_EXPLANATION, LLMOutputError, extract_json
+from metallmix_wandb.llm.schemas import text_schema
+
+if TYPE_CHECKING:
+    from metallmix_wandb.knowledge.records import Neighbour
+    from metallmix_wandb.space.search_space import SearchSpace
+
+CRITERIA: tuple[str, ...] = ("format", "accuracy", "completeness", "conciseness", "fluency")
+"""The judge's criteria (MetaLLMiX §2.4), each scored 0-4."""
+
+# --------------------------------------------------------------------------- prompt
+
+JUDGE_RUBRIC = """Score each criterion with an integer from 0 (worst) to 4 (best):
+- format: 4 = exactly one JSON object with "configs" and "explanation", every value inside the search space; 3 = the object is right but with a minor slip (extra text around it, an extra or missing key); 2 = usable only after cleanup, or some values outside the space; 1 = hardly usable; 0 = no usable configuration.
+- accuracy: 4 = every statement in the explanation agrees with the evidence (past experiments' configurations and metrics, SHAP features and digest) and the chosen values follow from it; 2 = some statements are unsupported or the choices ignore strong evidence; 0 = contradicts the evidence or invents facts.
+- completeness: 4 = every parameter has a value and the explanation justifies the main choices (model, fine-tuning, learning rate) with evidence; 2 = several choices unexplained; 0 = no explanation or no configuration.
+- conciseness: 4 = short and to the point, nothing repeated; 2 = padded or repetitive; 0 = rambling, or empty.
+- fluency: 4 = clear, grammatical, natural; 2 = understandable with effort; 0 = unreadable."""
+
+_JUDGE_CORE = (
+    "You are a strict evaluator of hyperparameter recommendations made by an assistant for image "
+    "classification with transfer learning. The data block holds the evidence the assistant was given, "
+    "the search space, the assistant's raw reply and the recommendation parsed from it. Judge only what "
+    "is there."
+)
+
+
+def judge_instruction_text() -> str:
+    """The judge's system message: role, data rule, rubric and output format (fixed text)."""
+    out = (
+        "Output format: reply with one JSON object and nothing else: "
+        '{"format": n, "accuracy": n, "completeness": n, "conciseness": n, "fluency": n, '
+        '"rationale": "<one or two sentences>"}, each n an integer from 0 to 4.'
+    )
+    return "\n\n".join([_JUDGE_CORE, DATA_RULE, JUDGE_RUBRIC, out])
+
+
+def judge_messages(
+    space: SearchSpace,
+    meta_features: Mapping[str, Any],
+    configs: Sequence[Mapping[str, Any]],
+    explanation: str,
+    raw_reply: str,
+    neighbours: Sequence[Neighbour] = (),
+    shap_digest: str = "",
+    *,
+    time_metric: str = "train_time_s",
+    max_reply_chars: int = MAX_REPLY_CHARS,
+) -> list[Message]:
+    """Messages asking the judge to score one recommendation against the evidence it was based on."""
+    fields = {
+        "new_dataset": {"meta_features": plain_data(dict(meta_features), digits=4)},
+        "search_space": plain_data(describe_space(space)),
+        "past_experiments": [experiment_record(n, i, space, time_metric) for i, n in enumerate(neighbours, 1)],
+        "shap_digest": plain_data(shap_digest),
+        "raw_reply": cut_text(raw_reply, max_reply_chars),
+        "recommendation": plain_data({"configs": [dict(c) for c in configs], "explanation": explanation}),
+    }
+    ask = "Score the recommendation in the data block below. Reply with the JSON object only."
+    return [
+        {"role": "system", "content": judge_instruction_text()},
+        {"role": "user", "content": f"{ask}\n\n{data_block(fields)}"},
+    ]
+
+
+def judge_schema(rationale_max_chars: int | None = None) -> dict[str, Any]:
+    """Five integer scores 0-4, then a short rationale (scores first survive a cut-off reply).
+
+    `rationale_max_chars`: as `explanation_max_chars` in `answer_schema`.
+    """
+    score = {"type": "integer", "enum": [0, 1, 2, 3, 4]}
+    props: dict[str, Any] = {c: dict(score) for c in CRITERIA}
+    props["rationale"] = text_schema(rationale_max_chars)
+    return {"type": "object", "properties": props, "required": [*CRITERIA, "rationale"], "additionalProperties": False}
+
+
+# --------------------------------------------------------------------------- scores
+
+_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
+
+
+class JudgeScores(BaseModel):
+    """Scores 0-4 per criterion (None when the judge gave none); averaged over `repeats` calls."""
+
+    format: float | None = None
+    accuracy: float | None = None
+    completeness: float | None = None
+    conciseness: float | None = None
+    fluency: float | None = None
+    rationale: str = ""
+    repeats: int = 1
+
+    @property
+    def mean(self) -> float | None:
+        vals = [v for v in (getattr(self, c) for c in CRITERIA) if v is not None]
+        return sum(vals) / len(vals) if vals else None
+
+    def by_criterion(self) -> dict[str, float | None]:
+        """Each criterion's score, then their `mean`: what a recommendation record keeps."""
+        return {c: getattr(self, c) for c in CRITERIA} | {"mean": self.mean}
+
+
+def _score(value: Any) -> float | None:
+    """A 0-4 score from a number, "3", "3/4", "3 out of 4" or {"score": 3}; clipped; None if none."""
+    if isinstance(value, Mapping):
+        value = value.get("score")
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, str):
+        m = _NUMBER.search(value)
+        value = float(m.group()) if m else None
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(min(4.0, max(0.0, value)))
+
+
+def parse_judge_scores(text: Any) -> JudgeScores:
+    """Scores from a judge reply (keys matched case-insensitively); LLMOutputError if it has none."""
+    obj, _ = extract_json(text)
+    if not isinstance(obj, dict):
+        raise LLMOutputError("the judge reply is not a JSON object of scores")
+    lowered = {str(k).strip().lower(): v for k, v in obj.items()}
+    scores = {c: _score(lowered.get(c)) for c in CRITERIA}
+    if all(v is None for v in scores.values()):
+        raise LLMOutputError(f"the judge reply has none of the scores {list(CRITERIA)}")
+    rationale = lowered.get("rationale", "")
+    rationale = rationale if isinstance(rationale, str) else json.dumps(rationale, default=str)
+    return JudgeScores(**scores, rationale=rationale[:MAX_EXPLANATION])
+
+
+def average_judge_scores(scores: Sequence[JudgeScores]) -> JudgeScores:
+    """The mean of repeated judgements, criterion by criterion, over the calls that gave one."""
+    if not scores:
+        return JudgeScores(repeats=0)
+    out: dict[str, Any] = {}
+    for c in CRITERIA:
+        vals = [v for v in (getattr(s, c) for s in scores) if v is not None]
+        out[c] = sum(vals) / len(vals) if vals else None
+    rationale = next((s.rationale for s in scores if s.rationale), "")
+    return JudgeScores(**out, rationale=rationale, repeats=sum(s.repeats for s in scores))
+
+
+# --------------------------------------------------------------------------- the repeated call
+
+
+class JudgeOutcome(BaseModel):
+    """Averaged LLM judge scores, the code-computed format score, and the calls behind them."""
+
+    scores: JudgeScores
+    format_score_code: int | None = None
+    calls: list[ChatResult] = Field(default_factory=list)
+    errors: list[str] = Field(default_factory=list, description="judge replies that held no scores")
+
+    @property
+    def latency_s(self) -> float:
+        return sum(c.latency_s for c in self.calls)
+
+    @property
+    def tokens(self) -> int:
+        return sum(c.prompt_tokens + c.completion_tokens for c in self.calls)
+
+
+def judge(
+    client: ChatJSON,
+    messages: Sequence[Message],
+    *,
+    repeats: int = 3,
+    temperature: float | None = None,
+    max_tokens: int | None = 256,
+    format_score_code: int | None = None,
+    schema: dict[str, Any] | None = None,
+) -> JudgeOutcome:
+    """Ask the judge `repeats` times (seeds 0..n-1) and average the scores that came back.
+
+    At temperature 0 repeats are identical, so with repeats > 1 the default temperature is 0.7.
+    `schema` defaults to `judge_schema()` (pass `judge_schema(rationale_max_chars=...)` for llama.cpp).
+    """
+    temp = temperature if temperature is not None else (0.7 if repeats > 1 else 0.0)
+    schema = schema or judge_schema()
+    calls: list[ChatResult] = []
+    parsed: list[JudgeScores] = []
+    errors: list[str] = []
+    for seed in range(max(1, repeats)):
+        chat = client.chat_json(messages, schema, name="judgement", max_tokens=max_tokens, temperature=temp, seed=seed)
+        calls.append(chat)
+        try:
+            parsed.append(parse_judge_scores(chat.text))
+        except LLMOutputError as e:
+            errors.append(str(e))
+    return JudgeOutcome(
+        scores=average_judge_scores(parsed), format_score_code=format_score_code, calls=calls, errors=errors
+    )

@@ -1,0 +1,109 @@
+"""The body of `recommend` (kept apart from the click declaration): settings -> knowledge and space ->
+LLM clients -> pipeline -> log, launch and show (recommend/output.py).
+
+Tested through the command (tests/cli/test_recommend_cli.py, tests/recommend/test_local_llm.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from metallmix_wandb.cli.app import fail
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from metallmix_wandb.llm.client import LLMClient
+    from metallmix_wandb.settings import Settings
+
+
+@dataclass(frozen=True)
+class LLMClients:
+    """The recommender and the judge (the same client when the models are), with their model names."""
+
+    llm: LLMClient | None = None
+    judge: LLMClient | None = None
+    model: str | None = None
+    judge_model: str | None = None
+
+
+@contextlib.contextmanager
+def llm_clients(settings: Settings, use_llm: bool, err: Console) -> Iterator[LLMClients]:
+    """No clients with `--no-llm`; else the settings' endpoint (the judge model may differ), or the
+    embedded demo server, whose one model also judges."""
+    if not use_llm:
+        yield LLMClients()
+        return
+    from metallmix_wandb.llm.factory import EMBEDDED_NOTICE, open_endpoint
+
+    with open_endpoint(settings, lambda: err.print(EMBEDDED_NOTICE)) as endpoint:
+        model = endpoint.default_model
+        judge_model = model if endpoint.embedded else settings.judge_model or model
+        llm = endpoint.client()
+        judge = llm if judge_model == model else endpoint.client(judge_model)
+        yield LLMClients(llm, judge, model, judge_model)
+
+
+def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> None:
+    """`recommend` with the click options `opts`; `open_store(settings)` opens the project's collection."""
+    from rich.console import Console
+
+    from metallmix_wandb.knowledge.meta_learner.artifact import KnowledgeError, load_knowledge
+    from metallmix_wandb.knowledge.similar import exclusion_keys, meta_features_for
+    from metallmix_wandb.knowledge.store import StoreError
+    from metallmix_wandb.recommend.pipeline import RecommendError, RecommendRequest, recommend
+    from metallmix_wandb.settings import load_settings
+    from metallmix_wandb.space.search_space import SearchSpace, SearchSpaceError
+
+    err = Console(stderr=True)
+    settings = load_settings(project=opts["project"], entity=opts["entity"], qdrant_path=opts["qdrant_path"],
+                             qdrant_url=opts["qdrant_url"], top_k=opts["top_k"], llm_model=opts["model"],
+                             llm_base_url=opts["base_url"], llm_api_key=opts["api_key"], judge_model=opts["judge_model"])
+    if not settings.project:
+        fail("no project: pass --project or set WANDB_PROJECT")
+    try:
+        meta = meta_features_for(opts["data"], opts["meta_json"], opts["modality"])
+        knowledge = load_knowledge(settings.project, settings.cache_dir, settings.entity, online=not settings.offline)
+        space = SearchSpace.from_yaml(opts["space"]) if opts["space"] else knowledge.space
+    except (ValueError, KnowledgeError, SearchSpaceError) as exc:
+        fail(str(exc))
+    req = RecommendRequest(mode=opts["mode"], top_k=settings.top_k, candidates=opts["candidates"],
+                           use_llm=not opts["no_llm"], fallback=opts["fallback"], judge=not opts["no_judge"],
+                           judge_repeats=opts["judge_repeats"], max_repairs=opts["max_repairs"],
+                           exclude_datasets=exclusion_keys(tuple(opts["exclude_dataset"])), metric=settings.metric,
+                           time_metric=settings.time_metric)
+    if req.use_llm and not settings.llm_base_url:  # the embedded demo model: keep its answer short
+        req = req.model_copy(update={"explanation_max_chars": 400})
+    llm_errors, server_errors = _llm_errors(req.use_llm)
+    try:
+        with open_store(settings) as store, llm_clients(settings, req.use_llm, err) as clients, \
+                err.status("recommending") as status:
+            rec = recommend(meta, space, store, knowledge, req, clients.llm, clients.judge,
+                            (clients.model, clients.judge_model), on_step=status.update)
+    except llm_errors as exc:
+        if req.fallback != "meta-learner":
+            fail(f"{exc}. Nothing was logged or enqueued (use --fallback meta-learner or --no-llm).")
+        err.print(f"[yellow]LLM unavailable ({exc}); falling back to the meta-learner.[/]")
+        with open_store(settings) as store:
+            rec = recommend(meta, space, store, knowledge, req.model_copy(update={"use_llm": False}))
+        rec.source = "meta-learner-fallback"
+        rec.warnings.append(f"LLM unavailable: {exc}")
+    except (StoreError, RecommendError, *server_errors, KnowledgeError) as exc:
+        fail(str(exc))
+    from metallmix_wandb.recommend.output import deliver
+
+    deliver(rec, space, settings, opts, err)
+
+
+def _llm_errors(use_llm: bool) -> tuple[tuple[type[Exception], ...], tuple[type[Exception], ...]]:
+    """(the client's errors, the embedded server's errors) to catch; none with `--no-llm`, so neither
+    module is imported then (CLI start-up)."""
+    if not use_llm:
+        return (), ()
+    from metallmix_wandb.llm.client import LLMError
+    from metallmix_wandb.llm.server import LLMServerError
+
+    return (LLMError,), (LLMServerError,)

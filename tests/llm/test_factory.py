@@ -1,0 +1,68 @@
+"""The one way a command gets an LLM: the settings' endpoint, or the embedded server for a `with` block."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from types import TracebackType
+
+import pytest
+
+from metallmix_wandb.llm import server as llm_server
+from metallmix_wandb.llm.factory import EMBEDDED_CONTEXT, open_endpoint
+from metallmix_wandb.settings import Settings
+from tests.support.fake_llm import FakeLLMServer, reply
+from tests.support.llm_data import answer
+
+KEY = "sk-test-SECRET-1234567890"
+
+
+def test_the_settings_endpoint_builds_clients_by_model_and_carries_the_key() -> None:
+    with FakeLLMServer([reply(answer())]) as server:
+        settings = Settings(llm_base_url=server.base_url, llm_model="m", llm_api_key=KEY)
+        notices: list[str] = []
+        with open_endpoint(settings, lambda: notices.append("embedded")) as endpoint:
+            assert not endpoint.embedded and endpoint.default_model == "m" and notices == []
+            client, judge = endpoint.client(), endpoint.client("judge")
+            assert client.model == "m" and judge.model == "judge" and judge.base_url == server.base_url
+            assert KEY not in repr(judge) and KEY not in repr(endpoint) and KEY not in repr(settings)
+            judge.chat_json([{"role": "user", "content": "hi"}], {"type": "object"})
+    assert server.headers[0]["authorization"] == f"Bearer {KEY}" and server.requests[0]["model"] == "judge"
+
+
+def test_no_model_is_the_servers_default() -> None:
+    with open_endpoint(Settings(llm_base_url="http://127.0.0.1:1/v1", llm_model=None)) as endpoint:
+        assert endpoint.default_model == "default" and endpoint.client().model == "default"
+
+
+class _Server:
+    """Stands in for LocalLLMServer: records how it was started and whether it was stopped."""
+
+    started: list[int] = []
+    stopped: list[bool] = []
+
+    def __init__(self, *, n_ctx: int) -> None:
+        self.started.append(n_ctx)
+        self.base_url, self.alias = "http://127.0.0.1:9999/v1", "smollm2-135m"
+
+    def __enter__(self) -> _Server:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stopped.append(True)
+
+
+@pytest.fixture
+def fake_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[_Server]]:
+    _Server.started, _Server.stopped = [], []
+    monkeypatch.setattr(llm_server, "LocalLLMServer", _Server)
+    yield _Server
+
+
+def test_without_a_base_url_the_embedded_server_runs_for_the_block(fake_server: type[_Server]) -> None:
+    notices: list[str] = []
+    with open_endpoint(Settings(llm_base_url=None, llm_model="ignored"), lambda: notices.append("x")) as endpoint:
+        assert notices == ["x"] and fake_server.started == [EMBEDDED_CONTEXT] and not fake_server.stopped
+        assert endpoint.embedded and endpoint.default_model == "smollm2-135m"
+        assert endpoint.client().base_url == "http://127.0.0.1:9999/v1" and endpoint.api_key is None
+    assert fake_server.stopped == [True]
