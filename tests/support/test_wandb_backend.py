@@ -145,7 +145,7 @@ def test_a_500_is_retried_by_wandb_core(api: wandb.Api, wandb_backend: Backend) 
     run = api.run("team/proj/r1")
     assert run.history(keys=["val/acc"], pandas=False)
     assert [(r.operation, r.status) for r in wandb_backend.requests if r.operation != "otel"] == [
-        ("Run", -1), ("Run", 200), ("RunSampledHistory", -1), ("RunSampledHistory", 200)]
+        ("Run", 500), ("Run", 200), ("RunSampledHistory", 429), ("RunSampledHistory", 200)]
 
 
 def test_a_persistent_500_gives_up_after_21_attempts(api: wandb.Api, wandb_backend: Backend) -> None:
@@ -230,3 +230,15 @@ def test_the_products_online_run_source(api: wandb.Api, wandb_backend: Backend) 
     first = next(i for i in items if not isinstance(i, tuple) and i.run_id == "r1")
     assert first.config["lr"] == 0.1 and first.summary["test/acc"] == 0.51 and len(first.history) == 10
     assert first.group == "g1" and first.job_type == "train" and first.tags == ["t"]
+
+
+def test_report_save(api: wandb.Api, wandb_backend: Backend) -> None:
+    wr = pytest.importorskip("wandb_workspaces.reports.v2")
+    report = wr.Report(entity="team", project="fresh", title="Meta-knowledge", blocks=[wr.H1("Runs")])
+    report.save()
+    saved = wandb_backend.world.reports
+    assert len(saved) == 1 and saved[0]["displayName"] == "Meta-knowledge" and saved[0]["projectName"] == "fresh"
+    assert "Runs" in saved[0]["spec"] and report.id == saved[0]["id"]
+    assert wandb_backend.count("CreateProject") == 1 and wandb_backend.count("upsertView") == 1
+    report.save()  # the second save updates the same view
+    assert len(saved) == 1 and wandb_backend.count("CreateProject") == 1

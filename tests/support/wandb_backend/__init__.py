@@ -16,12 +16,13 @@ falling back to the name in the query text):
   (wandb-core's live tail, for steps >= `BackendRun.live_from_step`)
 - launch: pushToRunQueueByName, ProjectRunQueues, pushToRunQueue, GetRunQueueItem
 - artifacts: ArtifactMembershipByName, FetchArtifactManifest, GetArtifactMembershipFileUrls (download)
+- reports (wandb-workspaces 0.4.13 `Report.save()`): GetProjects, CreateProject, upsertView
 - wandb-core telemetry (POST /sdk/otel/v1/*) is accepted and ignored (counted as "otel").
 
 Anything else (another operation, an unsupported filter or order, an unknown URL) is answered with a
 GraphQL error / 404, appended to `backend.unknown` and printed to stderr: the backend never answers
 silently wrong. Not served yet: wandb.init/run logging (UpsertBucket from wandb-core's run start, file
-stream, uploads), sweeps, reports (wandb-workspaces' report save), artifact logging, run deletion.
+stream, uploads), sweeps, report loading/listing, artifact logging, run deletion, the launch agent.
 
 How a test uses it::
 

@@ -58,7 +58,7 @@ class RequestLog:
     method: str
     path: str
     operation: str
-    status: int
+    status: int  # -1: the connection was dropped (a "timeout" or "reset" fault)
     variables: dict[str, Any] = field(default_factory=dict)
     at: float = 0.0  # time.monotonic() when the answer went out
 
@@ -68,9 +68,10 @@ class Backend:
 
     def __init__(self, world: World | None = None, *, handlers: dict[str, Any] | None = None,
                  verbose: bool = False) -> None:
-        from tests.support.wandb_backend import operations, operations_artifacts, operations_launch  # noqa: F401
+        from tests.support.wandb_backend import (  # noqa: F401
+            operations, operations_artifacts, operations_launch, operations_reports)
 
-        HANDLERS = operations.HANDLERS  # the three modules register their handlers on import
+        HANDLERS = operations.HANDLERS  # each module registers its handlers on import
 
         self.world = world or World()
         self.handlers: dict[str, Any] = {**HANDLERS, **(handlers or {})}
@@ -223,11 +224,15 @@ def _make_handler(backend: Backend) -> type[BaseHTTPRequestHandler]:
             n = int(self.headers.get("Content-Length") or 0)
             return self.rfile.read(n) if n else b""
 
-        def _faulted(self, operation: str) -> bool:
+        def _faulted(self, path: str, operation: str, variables: dict[str, Any]) -> bool:
+            """Apply latency and the next matching fault. Every request is recorded before its answer
+            goes out, so a count read right after the SDK returns is complete."""
             backend._delay(operation)
             fault = backend._take_fault(operation)
             if fault is None:
                 return False
+            backend._record(self.command, path, operation, fault.status if fault.kind == "status" else -1,
+                            variables)
             if fault.kind == "timeout":
                 backend._closing.wait(fault.hang_s)
             if fault.kind in {"timeout", "reset"}:
@@ -249,8 +254,7 @@ def _make_handler(backend: Backend) -> type[BaseHTTPRequestHandler]:
                 return self._not_found("POST", path)
             body = json.loads(raw or b"{}")
             req = GqlRequest(operation_name(body), body.get("query") or "", body.get("variables") or {})
-            if self._faulted(req.operation):
-                backend._record("POST", path, req.operation, -1, req.variables)
+            if self._faulted(path, req.operation, req.variables):
                 return
             status, payload = backend.dispatch(req)
             backend._record("POST", path, req.operation, status, req.variables)
@@ -262,8 +266,7 @@ def _make_handler(backend: Backend) -> type[BaseHTTPRequestHandler]:
             entry = backend.files.get(key) if key else None
             if entry is None:
                 return self._not_found(self.command, path)
-            if self._faulted("file"):
-                backend._record(self.command, path, "file", -1, {})
+            if self._faulted(path, "file", {}):
                 return
             data, ctype = entry
             status, headers, chunk = 200, {"Accept-Ranges": "bytes"}, data
