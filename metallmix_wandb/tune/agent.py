@@ -40,7 +40,8 @@ def _in_space(space: SearchSpace, configs: Sequence[Mapping[str, Any]]) -> list[
 
 
 class TuneAgent:
-    """A proposer for `run_tune_loop`: call it with the trials so far."""
+    """A proposer for `run_tune_loop`: call it with the trials so far. It asks the registered proposer
+    `proposer` (default: "llm" when given an LLM, else "surrogate"), built from these arguments."""
 
     def __init__(self, surrogate: Surrogate, meta: Mapping[str, MetaValue], space: SearchSpace, *,
                  policy: TimePolicy | None = None, llm: ChatJSON | None = None, evidence: Sequence[Evidence] = (),
