@@ -12,7 +12,6 @@ from metallmix_wandb.cli.app import fail, main
 from metallmix_wandb.cli.options import dataset_options, knowledge_options, open_store
 
 
-
 @main.command()
 @knowledge_options
 @dataset_options("Meta-features as JSON (the trials then need --queue: there are no images to train on here).")

@@ -1,24 +1,31 @@
-"""The body of `tune` (kept apart from the click declaration): settings -> parts -> run_tune -> output."""
+"""The body of `tune` (kept apart from the click declaration): settings -> parts -> run_tune -> output.
+Tested in tests/cli/test_tune_cli.py.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from metallmix_wandb.cli.app import fail
+from metallmix_wandb.numbers import fixed
 from metallmix_wandb.tune.records import Proposal, TuneOutcome, TuneTrial
 
+if TYPE_CHECKING:
+    from metallmix_wandb.llm.factory import Endpoint
+
 EXIT_STOPPED = 130
-
-
-def _fmt(v: float | None, spec: str = ".4f") -> str:
-    return "-" if v is None else format(v, spec)
+EMBEDDED_NOTICE = ("[yellow]No --base-url: starting the embedded SmolLM2-135M demo model on 127.0.0.1. It is a tiny "
+                   "model that proves the plumbing; point --base-url at Ollama / LM Studio with a 4-8B model for "
+                   "real advice.[/]")
 
 
 def _parts(opts: dict[str, Any], err: Console) -> tuple[Any, ...]:
@@ -70,7 +77,6 @@ def run_command(opts: dict[str, Any], err: Console, open_store: Callable[[Any], 
     from metallmix_wandb.llm.server import LLMServerError
     from metallmix_wandb.knowledge.store import StoreError
     from metallmix_wandb.tune.trials import LocalTrialRunner, QueueTrialRunner
-    from metallmix_wandb.cli.recommend_cmd import _llm_endpoint
     from metallmix_wandb.space.search_space import SearchSpaceError
     from metallmix_wandb.tune.objective import TimePolicy
     from metallmix_wandb.recommend.pipeline import RecommendError, recommendable_space
@@ -80,7 +86,7 @@ def run_command(opts: dict[str, Any], err: Console, open_store: Callable[[Any], 
         settings, meta, knowledge, space = _parts(opts, err)
         state, path, resumed = _state(opts, settings, meta, space, err)
     except (ValueError, KnowledgeError, SearchSpaceError) as exc:
-        return _error(str(exc))
+        fail(str(exc))
     use_llm = not opts["no_llm"]
     req = TuneRequest(budget=opts["budget"], target=opts["target"], use_llm=use_llm, candidates=opts["candidates"],
                       policy=TimePolicy(objective=opts["objective"], max_train_time_s=opts["max_train_time"]),
@@ -102,12 +108,14 @@ def run_command(opts: dict[str, Any], err: Console, open_store: Callable[[Any], 
 
     def on_trial(t: TuneTrial) -> None:
         r = t.result
-        what = f"{req.metric}={_fmt(r.metric)}" if r.ok else f"crashed: {r.error}"
-        err.print(Text(f"  -> {what}, {_fmt(r.train_time_s, '.1f')} s training; best so far {_fmt(t.best_so_far)}",
+        what = f"{req.metric}={fixed(r.metric)}" if r.ok else f"crashed: {r.error}"
+        err.print(Text(f"  -> {what}, {fixed(r.train_time_s, '.1f')} s training; best so far {fixed(t.best_so_far)}",
                        style="green" if r.ok else "red"))
 
     try:
-        with _llm_endpoint(settings, use_llm, err) as (llm, _j, model, _jm):
+        with _endpoint(settings, use_llm, err) as ep:
+            llm = ep.client() if ep is not None else None
+            model = ep.default_model if ep is not None else None
             state.llm_model = model
             first = None
             with open_store(settings) as store:
@@ -121,13 +129,22 @@ def run_command(opts: dict[str, Any], err: Console, open_store: Callable[[Any], 
                                state_file=path, evaluate_config=runner, req=req, first=first, llm=llm, logger=logger,
                                on_proposal=on_proposal, on_trial=on_trial)
     except (StoreError, RecommendError, LLMServerError, KnowledgeError, LaunchError) as exc:
-        return _error(f"{exc} (finished trials are kept: continue with --resume)")
+        fail(f"{exc} (finished trials are kept: continue with --resume)")
     show(outcome, tuned, req.metric, err, state.group, path, run_dir, opts["as_json"])
     if outcome.stop_reason == "interrupted":
         err.print(Text(f"stopped: {len(outcome.trials)} finished trial(s) are logged; continue with --resume",
                        style="yellow"))
         return EXIT_STOPPED
     return 0
+
+
+def _endpoint(settings: Any, use_llm: bool, err: Console) -> contextlib.AbstractContextManager[Endpoint | None]:
+    """The LLM the settings name, or the embedded demo model (saying so first); none with --no-llm."""
+    from metallmix_wandb.llm.factory import open_endpoint
+
+    if not use_llm:
+        return contextlib.nullcontext()
+    return open_endpoint(settings, lambda: err.print(EMBEDDED_NOTICE))
 
 
 def _start_logger(settings: Any, state: Any, req: Any, model: str | None, resumed: bool,
@@ -145,11 +162,6 @@ def _start_logger(settings: Any, state: Any, req: Any, model: str | None, resume
         return None, None
     state.tune_runs.append(info.run_path)
     return logger, info.run_dir
-
-
-def _error(message: str) -> int:
-    click.secho(f"error: {message}", fg="red", err=True)
-    return 2
 
 
 def _short(config: dict, space: Any) -> str:
@@ -174,8 +186,8 @@ def show(outcome: TuneOutcome, space: Any, metric: str, err: Console, group: str
     for t in outcome.trials:
         r = t.result
         curve = "crashed" if not r.ok else ("diverged" if t.curve.diverged else (t.curve.trend or "-"))
-        table.add_row(str(t.number), t.proposal.source, r.status, _fmt(r.metric), _fmt(r.train_time_s, ".1f"),
-                      _fmt(t.best_so_far), curve)
+        table.add_row(str(t.number), t.proposal.source, r.status, fixed(r.metric), fixed(r.train_time_s, ".1f"),
+                      fixed(t.best_so_far), curve)
     out.print(table)
     for t in outcome.trials:
         out.print(Text(f"  {t.number}: {_short(t.result.config, space)}", style="dim"))

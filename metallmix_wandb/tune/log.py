@@ -1,7 +1,9 @@
 """The tune run: a W&B run with job_type "tune", in the trials' group, that logs the best-so-far
 curve as trials finish and, at the end, the final choice, a table of trials with the reasoning for
 each, and the Pareto front of the metric against training time. A stopped tune (Ctrl-C) ends with
-summary `tune/status = "stopped"` and exit code 130, so it never reads as a success."""
+summary `tune/status = "stopped"` and exit code 130, so it never reads as a success.
+Tested in tests/tune/test_pipeline.py.
+"""
 
 from __future__ import annotations
 

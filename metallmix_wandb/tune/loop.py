@@ -13,9 +13,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from metallmix_wandb.space.search_space import SearchSpace
 from metallmix_wandb.knowledge.trajectory import summarise_curve
+from metallmix_wandb.space.search_space import SearchSpace
 from metallmix_wandb.tune.digest import best_so_far
+from metallmix_wandb.tune.proposers.base import Proposer
 from metallmix_wandb.tune.records import (
     Proposal,
     StopReason,
@@ -29,7 +30,6 @@ from metallmix_wandb.tune.records import (
 )
 
 EvaluateConfig = Callable[[dict], TrialResult]
-Propose = Callable[[Sequence[TuneTrial]], "Proposal | None"]
 
 
 class TuneLoopError(RuntimeError):
@@ -57,7 +57,7 @@ def _checked(proposal: Proposal, space: SearchSpace, tried: set[str]) -> Proposa
 
 def run_tune_loop(
     evaluate_config: EvaluateConfig,
-    propose: Propose,
+    propose: Proposer,
     space: SearchSpace,
     *,
     budget: int,
@@ -72,7 +72,8 @@ def run_tune_loop(
     """Run trials until `budget` trials exist (counting `previous`, from a resumed tune).
 
     `first` is trial 1 (recommend's answer) unless `previous` already holds trials; every later
-    proposal comes from `propose(trials so far)`, which returns None when nothing is left to try.
+    proposal comes from the proposer (tune/proposers/), `propose(trials so far)`, which returns None
+    when nothing is left to try.
     Any exception other than KeyboardInterrupt propagates (with the trials so far lost to the caller
     unless it records them through `on_trial`)."""
     trials = list(previous)

@@ -7,6 +7,7 @@
 - `--max-train-time S`: candidates predicted to train longer than S are dropped; when that drops all
   of them, the fastest one is kept and the caller warns.
 Pure (numpy only).
+Tested in tests/tune/test_digest.py.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
 """Records of few-trial tuning (`tune`), shared by the loop, the agent, the logger and issue 6's lookup
-evaluation: what a trial returned, what proposed it, and how the whole tune ended. Pure."""
+evaluation: what a trial returned, what proposed it, and how the whole tune ended. Pure.
+Tested in tests/tune/test_digest.py and tests/tune/test_loop.py.
+"""
 
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ space, objective) under `<cache_dir>/tune/<project>/`, rewritten atomically afte
 It holds the group, the evidence used for trial 1 and each trial's proposal and result. A trained
 trial's per-epoch history is not stored (its W&B run holds it): on resume it is read back from the
 run folder, so the state stays small and the runs stay the source of truth.
+Tested in tests/tune/test_trials.py and tests/tune/test_pipeline.py.
 """
 
 from __future__ import annotations

@@ -6,20 +6,23 @@ booster still fits for intervals) and retrains the rank, raw-metric and time boo
 knowledge-base runs plus the trials, each trial weighted `trial_weight` times a past run. A
 crashed trial enters the ranking target as the dataset's worst config, so the surrogate learns to
 avoid what crashed. Deterministic (fixed seed and threads), like the meta-learner itself.
+Tested in tests/tune/test_loop.py.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import BaseModel
 
-from metallmix_wandb.space.candidates import complete, grid_choices, perturb, pick, sample_choices
 from metallmix_wandb.knowledge.meta_learner.features import percentile_rank
 from metallmix_wandb.knowledge.records import Experiment, MetaValue
+from metallmix_wandb.numbers import is_finite
+from metallmix_wandb.recommend.record import ScoredConfig
+from metallmix_wandb.space.argmax import MAX_GRID, search
+from metallmix_wandb.space.candidates import Choices, complete, sample_choices
 from metallmix_wandb.space.search_space import SearchSpace, flatten_config
 from metallmix_wandb.tune.objective import TimePolicy, TimeScale, allowed, utility
 from metallmix_wandb.tune.records import TuneTrial, config_key
@@ -35,14 +38,16 @@ RANDOM_TRIES = 500
 
 
 class Candidate(BaseModel):
+    """A config as the surrogate scored it, for a proposer to choose from."""
+
     config: dict[str, Any]
-    prediction: Any  # adapters.meta_learner.Prediction (kept Any: pydantic needs no forward ref)
+    prediction: Any  # knowledge.meta_learner.model.Prediction (kept Any: pydantic needs no forward ref)
     utility: float
     over_time_cap: bool = False
 
-
-def _finite(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    def scored(self) -> ScoredConfig:
+        """The candidate as a proposal records it: the config with its prediction."""
+        return ScoredConfig(config=self.config, **self.prediction.model_dump())
 
 
 class Surrogate:
@@ -58,7 +63,7 @@ class Surrogate:
         self.learner, self.metric, self.trial_weight, self.goal = learner, metric, trial_weight, goal
         self.space, self.targets = space, targets or self.TARGETS
         self._reference: np.ndarray | None = None
-        exps = sorted((e for e in base if _finite(e.summary.get(metric))), key=lambda e: e.run_path)
+        exps = sorted((e for e in base if is_finite(e.summary.get(metric))), key=lambda e: e.run_path)
         layout = learner.layout
         self._X = layout.matrix([(e.meta_features, flatten_config(e.config)) for e in exps])
         self._raw = np.array([e.summary[metric] for e in exps], dtype=np.float64)
@@ -66,7 +71,7 @@ class Surrogate:
         datasets = np.array([e.dataset for e in exps])
         for d in sorted(set(datasets.tolist())):
             self._score[datasets == d] = percentile_rank(self._raw[datasets == d])
-        self._log_time = np.array([np.log1p(e.train_time_s) if _finite(e.train_time_s) and e.train_time_s >= 0
+        self._log_time = np.array([np.log1p(e.train_time_s) if is_finite(e.train_time_s) and e.train_time_s >= 0
                                    else np.nan for e in exps])
         self.base_rows = len(exps)
 
@@ -79,7 +84,7 @@ class Surrogate:
         values = np.array([t.result.metric if t.result.ok else np.nan for t in trials], dtype=np.float64)
         X_t = self.learner.layout.matrix([(meta, flatten_config(t.result.config)) for t in trials])
         score_t = self.trial_scores(meta, X_t, values)
-        time_t = np.array([np.log1p(t.result.train_time_s) if t.result.ok and _finite(t.result.train_time_s)
+        time_t = np.array([np.log1p(t.result.train_time_s) if t.result.ok and is_finite(t.result.train_time_s)
                            else np.nan for t in trials])
         X = np.vstack([self._X, X_t])
         w = np.r_[np.ones(self.base_rows), np.full(len(trials), self.trial_weight)]
@@ -135,32 +140,25 @@ class Surrogate:
 # --------------------------------------------------------------------------- choosing
 
 
-def _concat(a: dict, na: int, b: dict, nb: int) -> tuple[dict, int]:
-    out = {}
-    for name, (va, ia) in a.items():
-        vb, ib = b[name]
-        out[name] = (list(va) + list(vb), np.concatenate([np.asarray(ia), np.asarray(ib) + len(va)]))
-    return out, na + nb
+POOL_DIVISOR = 10
+"""Each refinement round around the best trials adds about N_SAMPLES / POOL_DIVISOR configs."""
 
 
-def pool(learner: MetaLearner, meta: Mapping[str, MetaValue], space: SearchSpace,
-         seeds: Sequence[Mapping[str, Any]], n_samples: int = N_SAMPLES, seed: int = 0) -> tuple[dict, int]:
-    """The whole grid when the space is discrete and small enough; else a seeded random sample plus
-    neighbours of `seeds` (the best trials so far), so the search also refines locally."""
-    from metallmix_wandb.knowledge.meta_learner.model import MAX_GRID
+class _Predicted:
+    """The search's scoring callback: the learner's predictions for each batch it scores, kept, since
+    the utility needs the train-time predictions too (and a time scale over the whole pool)."""
 
-    params = [n for n in learner.layout.params if n in space.tunable]
-    grid = grid_choices(space, params, MAX_GRID)
-    if grid is not None:
-        return grid
-    rng = np.random.default_rng(seed)
-    choices, n = sample_choices(space, params, n_samples, rng), n_samples
-    if seeds and params:
-        flat = [{p: space.flatten(s).get(p) for p in params} for s in seeds]
-        for scale in (0.1, 0.03):
-            near, m = perturb(space, flat, params, max(1, n_samples // (10 * len(flat))), rng, scale)
-            choices, n = _concat(choices, n, near, m)
-    return choices, n
+    def __init__(self, learner: MetaLearner, meta: Mapping[str, MetaValue]) -> None:
+        self.learner, self.meta = learner, meta
+        self.batches: list[dict[str, np.ndarray]] = []
+
+    def __call__(self, choices: Choices, n: int) -> np.ndarray:
+        out = self.learner.predict_matrix(self.learner.layout.candidates(self.meta, choices, n))
+        self.batches.append(out)
+        return out["score"]
+
+    def merged(self) -> dict[str, np.ndarray]:
+        return {k: np.concatenate([b[k] for b in self.batches]) for k in self.batches[0]}
 
 
 def _candidate(config: dict[str, Any], pred: Prediction, u: float, capped: bool) -> Candidate:
@@ -176,18 +174,21 @@ def best_untried(learner: MetaLearner, meta: Mapping[str, MetaValue], space: Sea
 
     `configs` replaces the pool with a fixed list (e.g. the configs a lookup table holds)."""
     if configs is not None:
-        X = learner.layout.matrix([(meta, flatten_config(c)) for c in configs])
+        out = learner.predict_matrix(learner.layout.matrix([(meta, flatten_config(c)) for c in configs]))
 
         def get(i: int) -> dict[str, Any]:
             return dict(configs[i])
-    else:
-        choices, n = pool(learner, meta, space, seeds, n_samples, seed)
-        X = learner.layout.candidates(meta, choices, n)
+    else:  # the whole grid when small enough; else a seeded sample plus neighbours of `seeds` (the best
+        # trials so far), so the search also refines locally
+        params = [n for n in learner.layout.params if n in space.tunable]
+        predicted = _Predicted(learner, meta)
+        found = search(space, params, predicted, n_samples=n_samples, seed=seed, max_grid=MAX_GRID,
+                       around=seeds, divisor=POOL_DIVISOR)
+        out = predicted.merged()
         mode = learner.layout.observed_mode
 
         def get(i: int) -> dict[str, Any]:
-            return complete(space, pick(choices, i), mode)
-    out = learner.predict_matrix(X)
+            return complete(space, found.config(i), mode)
     scale = TimeScale.of(out["train_time_s"])
     u = utility(out["score"], out["train_time_s"], policy, scale)
     ok = allowed(out["train_time_s"], policy)

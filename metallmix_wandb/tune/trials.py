@@ -9,7 +9,6 @@ trial number and proposal first (`set_proposal`, passed as `on_proposal`).
 from __future__ import annotations
 
 import json
-import math
 import os
 import subprocess
 import time
@@ -20,17 +19,12 @@ from typing import Any
 from metallmix_wandb.training.launch import LaunchError, env_overrides, run_local, write_spec
 from metallmix_wandb.training.launch_spec import LaunchSpec, build_launch_spec
 from metallmix_wandb.knowledge.records import RawRun
+from metallmix_wandb.numbers import finite_or_none
 from metallmix_wandb.space.search_space import SearchSpace
 from metallmix_wandb.tune.records import Proposal, TrialResult
 
 MAX_NOTES = 4000
 EXIT_RECORD_WAIT_S = 15.0
-
-
-def _finite(v: Any) -> float | None:
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        return None
-    return float(v) if math.isfinite(v) else None
 
 
 def epoch_rows(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -44,7 +38,7 @@ def result_from_run(config: Mapping[str, Any], raw: RawRun | None, fallback: Map
     """A trained trial's result: the W&B run as read back (else the trainer's result file)."""
     history = raw.history if raw is not None else list(fallback.get("history") or [])
     summary = dict(raw.summary) if raw is not None else dict(fallback.get("summary") or {})
-    value, seconds = _finite(summary.get(metric)), _finite(summary.get(time_metric))
+    value, seconds = finite_or_none(summary.get(metric)), finite_or_none(summary.get(time_metric))
     finished = exit_code == 0 and value is not None and (raw is None or raw.state in ("finished", "incomplete"))
     if not finished and error is None:
         error = fallback.get("error") or (f"exit code {exit_code}" if exit_code else f"no finite {metric}")

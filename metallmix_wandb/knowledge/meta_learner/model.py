@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
-from metallmix_wandb.space.candidates import complete, grid_choices, perturb, pick, sample_choices
+from metallmix_wandb.space.argmax import MAX_GRID, search
+from metallmix_wandb.space.candidates import Choices, complete
 from metallmix_wandb.knowledge.meta_learner.features import (
     FeatureLayout,
     MetaLearnerError,
@@ -50,9 +51,6 @@ DEFAULT_N_JOBS = 1
 
 QUANTILES = (0.1, 0.5, 0.9)
 ROUNDS = 300
-MAX_GRID = 50_000
-"""Largest grid scored whole: the paper's 48,384-config grid took 0.32 s on a busy 2-core machine
-(benchmarks/meta_learner_bench.py), well under a second; beyond it, sample + refine."""
 MAX_FOLDS = 10
 MODELS = ("rank", "raw", "time", "quantile")
 
@@ -187,48 +185,23 @@ class MetaLearner:
                     n_samples: int = 2000, seed: int = 0, max_grid: int = MAX_GRID) -> BestConfig:
         """Argmax of the ranking prediction over the space: the whole grid when it is discrete and
         at most `max_grid` configs, else `n_samples` seeded random configs refined twice around the
-        10 best (perturb + snap). Parameters the model never saw take the runs' most common value."""
+        10 best (perturb + snap): space/argmax.py's `search`, which tune's surrogate shares. Parameters
+        the model never saw take the runs' most common value."""
         start = time.perf_counter()
         space = space or self.info.search_space()
         params = [n for n in self.layout.params if n in space.tunable]
-        grid = grid_choices(space, params, max_grid)
-        if grid is not None:
-            choices, n = grid
-            scores = self._scores(meta, choices, n)
-            best, method, scored = pick(choices, int(np.argmax(scores))), "grid", n
-        else:
-            best, scored = self._sample_search(meta, space, params, n_samples, seed)
-            method = "sample"
-        config = complete(space, best, self.layout.observed_mode)
+        found = search(space, params, lambda choices, n: self._scores(meta, choices, n),
+                       n_samples=max(1, n_samples), seed=seed, max_grid=max_grid)
+        config = complete(space, found.best(), self.layout.observed_mode)
         ok = space.validate_config(config)
         assert ok.ok, ok.errors  # complete() always yields a valid config
         pred = self.predict(meta, [config])[0]
-        return BestConfig(config=config, prediction=pred, method=method, scored=scored,
+        return BestConfig(config=config, prediction=pred, method=found.method, scored=found.n,
                           seconds=time.perf_counter() - start)
 
-    def _scores(self, meta: Mapping[str, MetaValue], choices: dict, n: int) -> np.ndarray:
+    def _scores(self, meta: Mapping[str, MetaValue], choices: Choices, n: int) -> np.ndarray:
         X = self.layout.candidates(meta, choices, n).astype(np.float32)
         return self.boosters["rank"].inplace_predict(X, missing=np.nan)
-
-    def _sample_search(self, meta: Mapping[str, MetaValue], space: SearchSpace, params: list[str],
-                       n_samples: int, seed: int) -> tuple[dict[str, Any], int]:
-        rng = np.random.default_rng(seed)
-        n = max(1, n_samples)
-        choices = sample_choices(space, params, n, rng)
-        scores = self._scores(meta, choices, n)
-        pool = [pick(choices, int(i)) for i in np.argsort(-scores, kind="stable")[:10]]
-        pool_scores = np.sort(scores)[::-1][:10]
-        scored = n
-        for scale in (0.1, 0.03):  # two rounds of local refinement, the second finer
-            fresh, m = perturb(space, pool, params, max(1, n // 20), rng, scale)
-            fresh_scores = self._scores(meta, fresh, m)
-            top = np.argsort(-fresh_scores, kind="stable")[:10]
-            pool += [pick(fresh, int(i)) for i in top]
-            pool_scores = np.concatenate([pool_scores, fresh_scores[top]])
-            keep = np.argsort(-pool_scores, kind="stable")[:10]
-            pool, pool_scores = [pool[i] for i in keep], pool_scores[keep]
-            scored += m
-        return pool[0], scored
 
     # ------------------------------------------------------------------ SHAP
 
