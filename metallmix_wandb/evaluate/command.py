@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, ConfigDict, SecretStr
 from rich.console import Console
 
 from metallmix_wandb.evaluate.methods import BASELINES
@@ -36,6 +36,8 @@ EMBEDDED_EXPLANATION_CHARS = 400
 
 class EvaluateOptions(BaseModel):
     """The `evaluate` options as given on the command line (None: not given)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     project: str | None
     entity: str | None
@@ -193,8 +195,8 @@ def _evaluate(settings: Settings, opts: EvaluateOptions, err: Console, open_stor
                 llm_datasets=opts.llm_datasets, top_k=settings.top_k, judge=not opts.no_judge,
                 judge_repeats=opts.judge_repeats, max_repairs=opts.max_repairs,
                 explanation_max_chars=opts.explanation_max_chars, n_jobs=settings.n_jobs)
-            with llm_endpoints(settings, parse_names(opts.models), opts.no_llm, opts.judge_model, err) as (llms, demo), \
-                    err.status("evaluating") as status:
+            endpoints = llm_endpoints(settings, parse_names(opts.models), opts.no_llm, opts.judge_model, err)
+            with endpoints as (llms, demo), err.status("evaluating") as status:
                 if demo and req.explanation_max_chars is None:
                     req = req.model_copy(update={"explanation_max_chars": EMBEDDED_EXPLANATION_CHARS})
                 return evaluate(experiments, store, space, table, req, llms, on_step=status.update, trainer=trainer)

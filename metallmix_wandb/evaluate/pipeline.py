@@ -84,7 +84,8 @@ def _seed_by_seed(results: list[MethodResult]) -> list[MethodResult]:
 
 def evaluate(experiments: Sequence[Experiment], store: ExperimentStore, space: SearchSpace, table: LookupTable | None,
              req: EvaluateRequest, llms: Sequence[LLMEndpoint] = (),
-             on_step: Callable[[str], None] = lambda _: None, trainer: LaunchTrainer | None = None) -> EvaluationReport:
+             on_step: Callable[[str], None] = lambda _: None,
+             trainer: LaunchTrainer | None = None) -> EvaluationReport:
     """Run every method on every selected dataset (LODO) and return the scored, ranked report. With a
     lookup `table` every choice is scored exactly; with a `trainer` instead (train mode) every choice
     is trained (evaluate/train_mode.py) and compared with the dataset's known runs."""
@@ -133,7 +134,8 @@ def evaluate(experiments: Sequence[Experiment], store: ExperimentStore, space: S
     methods = list(dict.fromkeys(r.method for r in results))
     notes = []
     if req.llm_datasets is not None and llms:
-        notes.append(f"LLM methods ran on the first {min(req.llm_datasets, len(datasets))} of {len(datasets)} datasets")
+        ran = min(req.llm_datasets, len(datasets))
+        notes.append(f"LLM methods ran on the first {ran} of {len(datasets)} datasets")
     return EvaluationReport(
         project=req.project, metric=req.metric, mode="lookup" if table is not None else "train",
         protocol=req.protocol, budget=req.budget, seeds=list(req.seeds), methods=methods,
