@@ -1,14 +1,13 @@
-"""`report`: the evaluation as a W&B Report (online), or as JSON + PNG plots + an HTML page (offline)."""
+"""`report`: the evaluation as a W&B Report (online), or as JSON + PNG plots + an HTML page (offline).
+The body is evaluate/report_command.py."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
 from metallmix_wandb.cli.app import fail, main
-
 
 
 @main.command()
@@ -33,33 +32,9 @@ def report(project: str | None, entity: str | None, results: tuple[Path, ...], o
       metallmix-wandb report --project nb201 --offline
       metallmix-wandb report --project medmnist-meta --entity my-team
     """
-    from rich.console import Console
+    from metallmix_wandb.evaluate.report_command import ReportError, run_report
 
-    from metallmix_wandb.evaluate.log import load_local, results_folder
-    from metallmix_wandb.evaluate.report_writer import save_wandb_report, write_offline
-    from metallmix_wandb.evaluate.records import merge_reports
-    from metallmix_wandb.evaluate.report_spec import build_spec
-    from metallmix_wandb.settings import load_settings
-
-    settings = load_settings(project=project, entity=entity, wandb_mode="offline" if offline else None)
-    if not settings.project and not results:
-        fail("no project: pass --project or set WANDB_PROJECT")
-    paths = list(results) or [results_folder(settings.cache_dir, settings.project or "") / "latest.json"]
-    if not paths[0].is_file():
-        fail(f"no evaluation results at {paths[0]}: run `metallmix-wandb evaluate --project {settings.project}` first")
     try:
-        evaluation = merge_reports([load_local(p) for p in paths])
-    except ValueError as exc:
-        fail(f"not evaluation results that can be shown together: {exc}")
-    spec = build_spec(evaluation, entity=settings.entity)
-    err = Console(stderr=True)
-    if not settings.offline:
-        try:
-            url = save_wandb_report(spec)
-            err.print(f"W&B Report: {url}")
-            return
-        except Exception as exc:  # noqa: BLE001 - no key / no server: fall back to the offline report
-            err.print(f"[yellow]W&B Report not saved ({exc}); writing the offline report instead.[/]")
-    folder = out or Path(settings.cache_dir) / "reports" / (settings.project or evaluation.project)
-    page = write_offline(spec, folder)
-    err.print(f"offline report: {page} (spec {folder / 'report_spec.json'})")
+        run_report(project, entity, results, out, offline)
+    except ReportError as exc:
+        fail(str(exc))

@@ -1,5 +1,6 @@
 """Print an evaluation like the paper's tables: per dataset (Sel. config, metric, R.T, T.T, judge
-scores, rank) and the ranked summary across datasets."""
+scores, rank) and the ranked summary across datasets. Tested through tests/evaluate/test_pipeline.py
+(the `evaluate` command prints them)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ from collections import defaultdict
 from typing import Any
 
 from metallmix_wandb.evaluate.records import EvaluationReport, MethodResult, dataset_ranks
+from metallmix_wandb.numbers import finite_or_none, fixed
 
 JUDGE_SHORT = {"completeness": "Comp", "fluency": "Flu", "conciseness": "Conc", "accuracy": "Cons", "format": "Form"}
 """The paper's column names; its "consistency" is our judge's accuracy-to-evidence criterion."""
 
 
 def _f(x: float | None, fmt: str = ".3f") -> str:
-    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, fmt)
+    """A table cell; NaN (the median of nothing) shows as "-" like a missing number."""
+    return fixed(finite_or_none(x), fmt)
 
 
 def _secs(x: float | None) -> str:

@@ -1,6 +1,7 @@
 """The knowledge of one leave-one-dataset-out fold: a meta-learner and a SHAP digest fitted WITHOUT
 the hidden dataset, in the shape `pipelines.recommend.recommend` reads from a `Knowledge` (its
-`learner()` and `digest`), so recommend runs unchanged on a fold."""
+`learner()` and `digest`), so recommend runs unchanged on a fold. Tested through
+tests/evaluate/test_pipeline.py and test_tune_mode.py."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Train mode of `evaluate`: a chosen config trained here through the W&B Launch contract, and the
 search baselines run as W&B sweeps on W&B's own engine (offline), exactly as `recommend --run-local`
 and `metallmix-wandb sweep --offline` run them. Each trial is a real training run (an offline W&B run
-tagged `evaluation`); its summary gives the metric and the training time."""
+tagged `evaluation`); its summary gives the metric and the training time. Tested in
+tests/evaluate/test_train_mode.py."""
 
 from __future__ import annotations
 

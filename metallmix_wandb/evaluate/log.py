@@ -1,6 +1,7 @@
 """An evaluation as a W&B run (job_type "evaluation"): two Tables (the ranked summary and every
 result), per-method summary keys for Report panels, and the whole report as evaluation.json.
-Also the local copy under the cache, which `report` reads when no W&B server is reachable."""
+Also the local copy under the cache, which `report` reads when no W&B server is reachable.
+Tested through tests/evaluate/test_pipeline.py and test_tune_mode.py (offline runs of `evaluate`)."""
 
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ config have a result?") is a NaN check. Pure: numpy only.
 
 Scores follow the meta-learner's convention (knowledge/meta_learner/features.py): higher metric is better,
 the percentile of a config is its average rank among the dataset's configs, 0 = worst, 1 = best.
+Tested in tests/evaluate/test_records.py.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Build the lookup table evaluate scores against: from a results table file, or from the knowledge
 base's own runs. Rows whose constant parameters differ from the space's constants are other configs
-and are left out; repeated configs are averaged (evaluate/lookup.py)."""
+and are left out; repeated configs are averaged (evaluate/lookup.py). Tested through
+tests/evaluate/test_pipeline.py (`evaluate --lookup` with a table and with the knowledge base)."""
 
 from __future__ import annotations
 

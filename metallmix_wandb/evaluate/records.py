@@ -1,9 +1,11 @@
-"""Leave-one-dataset-out evaluation: the records, the search-free baselines, the ranked summary. Pure.
+"""Leave-one-dataset-out evaluation: the records every method's answer becomes, the ranked summary,
+the best-so-far curves, merging evaluations. Pure.
 
-Every method answers the same question for a hidden dataset ("which config?") and is scored by the
-same table (evaluate/lookup.py). Higher metric is better throughout (log a negated loss to evaluate a
-loss). Stochastic methods (random search, BO) run once per seed; their per-dataset numbers are the
-mean over seeds before medians are taken across datasets, so every dataset weighs the same.
+Every method (evaluate/methods/) answers the same question for a hidden dataset ("which config?") and
+is scored the same way (evaluate/scoring.py). Higher metric is better throughout (log a negated loss
+to evaluate a loss). Stochastic methods (random search, BO) run once per seed; their per-dataset
+numbers are the mean over seeds before medians are taken across datasets, so every dataset weighs the
+same. Tested in tests/evaluate/test_records.py.
 """
 
 from __future__ import annotations
@@ -11,103 +13,19 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
 
-from metallmix_wandb.evaluate.lookup import Score, config_key
+from metallmix_wandb.evaluate.lookup import Score
 from metallmix_wandb.knowledge.meta_learner.features import percentile_rank
 from metallmix_wandb.llm.judge import CRITERIA
-from metallmix_wandb.knowledge.records import Experiment
-from metallmix_wandb.space.search_space import SearchSpace
-
-Objective = Callable[[dict[str, Any]], float]
-"""A config's metric (higher is better); in lookup mode, a table lookup."""
+from metallmix_wandb.numbers import is_finite
 
 Family = Literal["search", "meta", "llm"]
-BASELINES = ("random", "bayes", "meta-learner", "nearest", "global-best", "zero-shot", "tune")
-"""`tune` (the refitted surrogate, no LLM) only runs under `--method tune`; there `meta-learner` is its
-never-refitted top-N ablation and nearest / global-best / zero-shot do not apply."""
-
-
-class SearchTrace(BaseModel):
-    """What a budgeted search evaluated, in order, and the best it found (first of ties)."""
-
-    configs: list[dict[str, Any]]
-    values: list[float]
-    best_index: int
-
-    @property
-    def best_config(self) -> dict[str, Any]:
-        return self.configs[self.best_index]
-
-
-def trace_of(configs: Sequence[dict[str, Any]], values: Sequence[float]) -> SearchTrace:
-    vals = [float(v) if math.isfinite(v) else -math.inf for v in values]
-    return SearchTrace(configs=list(configs), values=vals, best_index=int(np.argmax(vals)))
-
-
-def random_search(space: SearchSpace, objective: Objective, budget: int, seed: int) -> SearchTrace:
-    """`budget` configs drawn from the space's W&B distributions (a seeded Generator), best kept."""
-    configs = space.sample(np.random.default_rng(seed), budget)
-    return trace_of(configs, [objective(c) for c in configs])
-
-
-def in_space(space: SearchSpace, config: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The config restricted to the space's parameters and validated; None when it does not fit."""
-    flat = space.flatten(config)
-    result = space.validate_config({k: v for k, v in flat.items() if k in space.params})
-    return result.config if result.ok else None
-
-
-def _by_dataset(experiments: Sequence[Experiment]) -> dict[str, list[Experiment]]:
-    out: dict[str, list[Experiment]] = defaultdict(list)
-    for e in sorted(experiments, key=lambda e: e.run_path):
-        out[e.dataset].append(e)
-    return dict(out)
-
-
-def best_config_of(experiments: Sequence[Experiment], space: SearchSpace, metric: str) -> dict[str, Any] | None:
-    """The best run's config (inside the space) among these runs: the nearest-dataset baseline."""
-    scored = [(e.summary[metric], e.run_path, c) for e in experiments
-              if _finite(e.summary.get(metric)) and (c := in_space(space, e.config)) is not None]
-    return max(scored, key=lambda t: (t[0], t[1]))[2] if scored else None
-
-
-def global_best_config(experiments: Sequence[Experiment], space: SearchSpace, metric: str) -> dict[str, Any] | None:
-    """The config with the best mean within-dataset percentile across the datasets it was run on
-    (LLM-Cash's `mean` baseline). Only configs run on the most datasets compete, so a config tried
-    once on an easy dataset cannot win on one lucky number."""
-    names = list(space.tunable)
-    per_config: dict[tuple[str, ...], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    configs: dict[tuple[str, ...], dict[str, Any]] = {}
-    for dataset, exps in _by_dataset(experiments).items():
-        usable = [(e, c) for e in exps if _finite(e.summary.get(metric)) and (c := in_space(space, e.config))]
-        if not usable:
-            continue
-        pct = percentile_rank(np.array([e.summary[metric] for e, _ in usable], dtype=np.float64))
-        for (_, c), p in zip(usable, pct, strict=True):
-            key = config_key(c, names)
-            configs.setdefault(key, c)
-            per_config[key][dataset].append(float(p))
-    if not per_config:
-        return None
-    coverage = max(len(d) for d in per_config.values())
-
-    def mean_pct(key: tuple[str, ...]) -> float:
-        return statistics.fmean(statistics.fmean(v) for v in per_config[key].values())
-
-    best = max((k for k, d in per_config.items() if len(d) == coverage), key=lambda k: (mean_pct(k), k))
-    return configs[best]
-
-
-def _finite(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-
-
-# --------------------------------------------------------------------------- records
+"""What kind of method answered: a budgeted search, a meta-learning method, an LLM."""
 
 
 class MethodResult(BaseModel):
@@ -115,8 +33,8 @@ class MethodResult(BaseModel):
 
     dataset: str
     dataset_name: str
-    method: str = Field(description="random, bayes, meta-learner, nearest, global-best, zero-shot:<model>, "
-                        "llm:<model>")
+    method: str = Field(description="the method's name (evaluate/methods), `<prefix>:<model>` for a method "
+                        "run once per LLM (zero-shot:<model>, llm:<model>, tune:<model>)")
     family: Family
     model: str | None = None
     seed: int | None = None
@@ -320,7 +238,7 @@ def reference_score(reference: Sequence[float], value: float | None, train_time_
     """Train mode: a trained config scored against the hidden dataset's known runs (no full table):
     its percentile among them (0 = below all, 1 = above all, ties count half) and its regret to the best
     known run (negative when it beats every known run). No value (training failed) scores as the worst."""
-    ref = sorted(float(v) for v in reference if _finite(v))
+    ref = sorted(float(v) for v in reference if is_finite(v))
     if not ref:
         raise ValueError("train mode needs known runs of the hidden dataset to compare with")
     best, worst = ref[-1], ref[0]

@@ -2,12 +2,12 @@
 
 One spec feeds both renderers: online it becomes a W&B Report (wandb-workspaces; each panel reads
 `<method>/<field>` keys from the evaluation run's summary), offline it is written as JSON beside
-PNG plots of the same panels and an HTML page that shows them.
+PNG plots of the same panels and an HTML page that shows them. Tested through
+tests/evaluate/test_pipeline.py and test_tune_mode.py (the `report` command builds it).
 """
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any
 
@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from metallmix_wandb.evaluate.records import EvaluationReport, MethodSummary
 from metallmix_wandb.llm.judge import CRITERIA
+from metallmix_wandb.numbers import finite_or_none
 
 
 class Panel(BaseModel):
@@ -50,7 +51,7 @@ def method_key(method: str) -> str:
 
 def _value(s: MethodSummary, field: str) -> float | None:
     v = s.judge.get(field.removeprefix("judge_")) if field.startswith("judge_") else getattr(s, field)
-    return float(v) if isinstance(v, int | float) and not (isinstance(v, float) and math.isnan(v)) else None
+    return finite_or_none(v)
 
 
 def _panel(summaries: list[MethodSummary], title: str, field: str, unit: str = "", log: bool = False) -> Panel | None:
@@ -123,4 +124,4 @@ def _curves_section(report: EvaluationReport) -> Section:
 
 
 def _round(x: float | None) -> float | None:
-    return None if x is None or math.isnan(x) else round(x, 4)
+    return None if (v := finite_or_none(x)) is None else round(v, 4)

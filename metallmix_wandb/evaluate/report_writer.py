@@ -1,5 +1,6 @@
 """Render a ReportSpec: a W&B Report (wandb-workspaces) online; offline the spec JSON, one PNG per
-panel (matplotlib, Agg) and a small self-contained HTML page that shows them."""
+panel (matplotlib, Agg) and a small self-contained HTML page that shows them. Tested through
+tests/evaluate/test_pipeline.py and test_tune_mode.py (`to_wandb_report`, and `report --offline`)."""
 
 from __future__ import annotations
 

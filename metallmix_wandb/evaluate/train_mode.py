@@ -1,6 +1,9 @@
 """Train mode of `evaluate`: every chosen config is trained on the hidden dataset (through the Launch
 contract) and compared with that dataset's known runs; random search and BO run as W&B sweeps
-(`random`, `bayes`) with the same budget and seeds. Same methods and records as lookup mode."""
+(`random`, `bayes`) with the same budget and seeds. Same methods and records as lookup mode.
+
+Tested in tests/evaluate/test_train_mode.py.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +11,22 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from metallmix_wandb.evaluate.records import Family, MethodResult, reference_score
 from metallmix_wandb.evaluate.lookup import config_key
+from metallmix_wandb.evaluate.records import Family, MethodResult, reference_score
+from metallmix_wandb.evaluate.scoring import SearchFn
+from metallmix_wandb.numbers import finite_or_none
 from metallmix_wandb.space.search_space import SearchSpace
 
 if TYPE_CHECKING:
     from metallmix_wandb.evaluate.launch_trainer import LaunchTrainer, TrainOutcome
-    from metallmix_wandb.evaluate.pipeline import EvaluateRequest
 
 
 class TrainScorer:
-    """Trains a method's choice (once per distinct config) and scores it against the known runs."""
+    """Trains a method's choice (once per distinct config) and scores it against the known runs (a `Scorer`)."""
 
     def __init__(self, trainer: LaunchTrainer, dataset: str, name: str, reference: Sequence[Any]) -> None:
         self.trainer, self.dataset, self.name = trainer, dataset, name
-        self.reference = [float(v) for v in reference if isinstance(v, int | float) and math.isfinite(v)]
+        self.reference = [x for v in reference if (x := finite_or_none(v)) is not None]
         self._trained: dict[tuple[str, ...], TrainOutcome] = {}
 
     def _train(self, config: dict[str, Any], tag: str) -> TrainOutcome:
@@ -44,15 +48,14 @@ class TrainScorer:
         outcome = self._train(config, f"{self.name}-{method}") if config is not None else None
         return self._record(method, family, config, outcome, **extra)
 
-    def searches(self, space: SearchSpace, req: EvaluateRequest) -> list[MethodResult]:
-        out = []
-        for method, seed in req.search_runs():
-            sweep = self.trainer.sweep(self.dataset, method, req.budget, seed, f"{self.name}-{method}-{seed}")
-            done = [t for t in sweep.trials if t.ok and t.metric is not None]
-            best = max(done, key=lambda t: t.metric or -math.inf) if done else None
-            cost = sum(t.train_time_s or 0.0 for t in sweep.trials)
-            out.append(self._record(method, "search", best.config if best else None, best, seed=seed,
-                                    evaluations=len(sweep.trials), search_train_s=cost,
-                                    compute_s=max(0.0, sweep.seconds - cost),
-                                    **({} if best else {"ok": False, "error": "no trial finished"})))
-        return out
+    def search(self, method: str, search: SearchFn, space: SearchSpace, budget: int, seed: int) -> MethodResult:
+        """`budget` trials of a W&B sweep whose method is the search's name (the local `search` is not used:
+        W&B's own engine proposes the trials, as `metallmix-wandb sweep --offline` runs them)."""
+        sweep = self.trainer.sweep(self.dataset, method, budget, seed, f"{self.name}-{method}-{seed}")
+        done = [t for t in sweep.trials if t.ok and t.metric is not None]
+        best = max(done, key=lambda t: t.metric or -math.inf) if done else None
+        cost = sum(t.train_time_s or 0.0 for t in sweep.trials)
+        return self._record(method, "search", best.config if best else None, best, seed=seed,
+                            evaluations=len(sweep.trials), search_train_s=cost,
+                            compute_s=max(0.0, sweep.seconds - cost),
+                            **({} if best else {"ok": False, "error": "no trial finished"}))

@@ -1,6 +1,6 @@
 """End to end on a real (subsampled) NAS-Bench-201 table: import --direct, evaluate every baseline and
 the LLM methods (a scripted loopback server; one slow test with the real local model), report.
-Train mode is tested in test_evaluate_train.py."""
+Train mode is tested in test_train_mode.py."""
 
 from __future__ import annotations
 

@@ -7,15 +7,15 @@ import math
 import numpy as np
 import pytest
 
+from metallmix_wandb.evaluate.methods.global_best import global_best_config
+from metallmix_wandb.evaluate.methods.random_search import random_search
 from metallmix_wandb.evaluate.records import (
     EvaluationReport,
     MethodResult,
     at_trial,
     best_so_far_curve,
     checkpoints_for,
-    global_best_config,
     merge_reports,
-    random_search,
     summarise_curves,
     summarise_methods,
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from metallmix_wandb.evaluate.bayes_search import bayes_search
+from metallmix_wandb.evaluate.methods.bayes import bayes_search
 from metallmix_wandb.space.search_space import SearchSpace
 
 SPACE = SearchSpace.from_sweep_config({"parameters": {

@@ -1,10 +1,11 @@
-"""Bayesian optimisation over a SearchSpace with scikit-optimize's `gp_minimize` (as the paper).
+"""`bayes`: Bayesian optimisation over a SearchSpace with scikit-optimize's `gp_minimize` (as the paper),
+once per seed (in train mode a W&B `bayes` sweep).
 
 Dimensions: string/bool/mixed `values` -> `Categorical`; numeric `values` -> an `Integer` index into
 the sorted values (keeps their order, so a GP can model "larger batch size"); int ranges ->
 `Integer`; float ranges -> `Real` (log-uniform prior for log distributions). Constants are fixed.
 Seeded with `random_state`, so a run is reproducible; a config evaluated twice counts twice
-against the budget (the paper's budget is in evaluations).
+against the budget (the paper's budget is in evaluations). Tested in tests/evaluate/methods/test_bayes.py.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ import math
 import warnings
 from typing import Any
 
-from metallmix_wandb.evaluate.records import Objective, SearchTrace, trace_of
+from metallmix_wandb.evaluate.methods.base import FoldContext
+from metallmix_wandb.evaluate.records import Family, MethodResult
+from metallmix_wandb.evaluate.request import EvalProtocol
+from metallmix_wandb.evaluate.scoring import Objective, SearchTrace, trace_of
 from metallmix_wandb.space.search_space import SearchSpace
 
 _BIG = 1e9  # what the minimiser sees for a config with no finite result
@@ -75,3 +79,19 @@ def bayes_search(space: SearchSpace, objective: Objective, budget: int, seed: in
         gp_minimize(loss, [d for _, d, _ in dims], n_calls=budget, n_initial_points=min(initial, budget),
                     random_state=seed, acq_optimizer="sampling", n_points=2000)
     return trace_of(configs, values)
+
+
+class BayesSearch:
+    name = "bayes"
+    family: Family = "search"
+    protocols: tuple[EvalProtocol, ...] = ("recommend", "tune")
+    switch = name
+    per_model = False
+    needs_fold = False
+
+    def run(self, ctx: FoldContext) -> list[MethodResult]:
+        req = ctx.request
+        return [ctx.scorer.search(self.name, bayes_search, ctx.space, req.budget, seed) for seed in req.seeds]
+
+
+BAYES = BayesSearch()
