@@ -6,7 +6,7 @@ Tested through tests/evaluate/test_tune_mode.py."""
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from metallmix_wandb.evaluate.methods.base import FoldContext
@@ -19,8 +19,8 @@ from metallmix_wandb.space.search_space import SearchSpace
 from metallmix_wandb.tune.agent import first_from_meta_learner
 from metallmix_wandb.tune.loop import run_tune_loop
 from metallmix_wandb.tune.objective import TimePolicy
-from metallmix_wandb.tune.records import Proposal, TuneOutcome, TuneTrial, config_key
-from metallmix_wandb.tune.surrogate import best_untried
+from metallmix_wandb.tune.proposers import ProposerContext, make_proposer
+from metallmix_wandb.tune.records import TuneOutcome
 
 if TYPE_CHECKING:
     from metallmix_wandb.knowledge.meta_learner.model import MetaLearner
@@ -28,16 +28,12 @@ if TYPE_CHECKING:
 
 def top_n(scorer: TrialScorer, space: SearchSpace, learner: MetaLearner, meta: Mapping[str, MetaValue],
           budget: int, seed: int) -> TuneOutcome:
-    """The stored meta-learner's best untried config, trial after trial, never refitted."""
-    policy = TimePolicy()
-
-    def propose(trials: Sequence[TuneTrial]) -> Proposal | None:
-        tried = {config_key(t.result.config) for t in trials}
-        best, _ = best_untried(learner, meta, space, tried, policy, seed=seed + len(trials))
-        return None if best is None else Proposal(config=best.config, source="meta-learner")
-
+    """The stored meta-learner's best untried config, trial after trial, never refitted (tune's
+    `meta-learner-topn` proposer)."""
+    context = ProposerContext(learner=learner, meta=meta, space=space, policy=TimePolicy(), seed=seed)
     first = first_from_meta_learner(learner, meta, space, seed=seed)
-    return run_tune_loop(scorer.lookup, propose, space, budget=budget, first=first)
+    return run_tune_loop(scorer.lookup, make_proposer("meta-learner-topn", context), space, budget=budget,
+                         first=first)
 
 
 class MetaLearnerTopN:
