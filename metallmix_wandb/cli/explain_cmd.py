@@ -1,5 +1,7 @@
 """`explain`: train the meta-learner, summarise it with TreeSHAP, store the knowledge artifact (body in
-knowledge/meta_learner/command.py)."""
+knowledge/meta_learner/command.py).
+Tested in tests/cli/test_explain_cli.py.
+"""
 
 from __future__ import annotations
 

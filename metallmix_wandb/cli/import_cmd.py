@@ -1,5 +1,7 @@
 """`import`: bring results from elsewhere (a CSV/JSONL/Parquet table) into W&B or the knowledge base (body
-in knowledge/import_command.py)."""
+in knowledge/import_command.py).
+Tested in tests/cli/test_import_cli.py.
+"""
 
 from __future__ import annotations
 

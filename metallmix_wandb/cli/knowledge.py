@@ -1,4 +1,6 @@
-"""`sync` and `similar`: build and query the experiment knowledge base (bodies in knowledge/*_command.py)."""
+"""`sync` and `similar`: build and query the experiment knowledge base (bodies in knowledge/*_command.py).
+Tested in tests/cli/test_knowledge_cli.py.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 """`train` and `sweep`: make the meta-dataset, one W&B run per experiment (bodies in training/entrypoint.py
-and training/sweep_command.py)."""
+and training/sweep_command.py).
+Tested in tests/training/test_offline_sweep.py and test_entrypoint.py.
+"""
 
 from __future__ import annotations
 

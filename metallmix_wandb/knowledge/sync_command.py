@@ -16,9 +16,11 @@ from rich.table import Table
 from rich.text import Text
 
 from metallmix_wandb.cli.app import fail
+from metallmix_wandb.knowledge import run_source
 
 if TYPE_CHECKING:
-    from metallmix_wandb.knowledge.sync import RunSource, SyncReport
+    from metallmix_wandb.knowledge.base import RunSource
+    from metallmix_wandb.knowledge.sync import SyncReport
     from metallmix_wandb.settings import Settings
 
 
@@ -57,20 +59,16 @@ def sync_command(settings: Settings, *, offline_dir: Path | None, show_skipped: 
 def _source(settings: Settings, offline_dir: Path | None) -> RunSource:
     """Offline run folders when given, else the W&B API (which needs a key and a server)."""
     if offline_dir is not None:
-        from metallmix_wandb.knowledge.runs_offline import OfflineRunSource
-
-        return OfflineRunSource(offline_dir, project=settings.project, entity=settings.entity)
+        return run_source("offline")(offline_dir, project=settings.project, entity=settings.entity)
     if settings.offline:
         raise ValueError("WANDB_MODE is offline: pass --offline-dir with the offline run folders")
     import wandb
-
-    from metallmix_wandb.knowledge.runs_online import OnlineRunSource
 
     try:
         api = wandb.Api(timeout=30)
     except Exception as exc:  # wandb raises UsageError / CommError without a key or a server
         raise ValueError(f"cannot reach the W&B API ({exc}); for offline runs pass --offline-dir") from exc
-    return OnlineRunSource(api, project=settings.project, entity=settings.entity)
+    return run_source("online")(api, project=settings.project, entity=settings.entity)
 
 
 def _print_report(console: Console, report: SyncReport, show_skipped: bool) -> None:

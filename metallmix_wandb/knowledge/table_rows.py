@@ -5,6 +5,7 @@ Columns: `dataset` (required), `dataset_name` (optional), meta-features (`meta/<
 with a `/` such as `test/acc`, and the target and time metrics), and config (`config/<name>`, or any
 other column). Every row that cannot become a usable run is returned as a `BadRow` with its line
 number and every problem at once: nothing is dropped silently.
+Tested through tests/cli/test_import_cli.py and tests/evaluate/test_records.py.
 """
 
 from __future__ import annotations

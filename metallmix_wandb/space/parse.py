@@ -2,6 +2,7 @@
 
 The rules follow W&B's sweep config keys (and the `sweeps` 0.3.0 engine's schema), so the one
 YAML a team already gives `wandb sweep` is also what the recommender validates against.
+Tested through tests/space/test_search_space.py.
 """
 
 from __future__ import annotations

@@ -70,10 +70,6 @@ class SnapResult(BaseModel):
     config: dict[str, Any]
     changes: list[Change] = Field(default_factory=list)
 
-    @property
-    def changed(self) -> bool:
-        return bool(self.changes)
-
 
 def _fresh(v: Any) -> Any:
     """A copy of mutable values (list/dict categorical values) so callers cannot alias the space."""

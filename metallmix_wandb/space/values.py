@@ -2,6 +2,7 @@
 
 Kept apart from `search_space` so each file stays small; every function returns plain Python
 values (never numpy scalars) so configs JSON-serialise.
+Tested through tests/space/test_search_space.py.
 """
 
 from __future__ import annotations
