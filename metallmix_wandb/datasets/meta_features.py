@@ -191,26 +191,3 @@ def meta_features_from_json(obj: Mapping[str, Any]) -> MetaFeatures:
 def to_config_keys(mf: Mapping[str, float | str]) -> dict[str, float | str]:
     """Meta-features as W&B config entries: ``k -> 'meta/k'`` (DESIGN.md §4)."""
     return {f"{META_PREFIX}{_check_key(k)}": v for k, v in mf.items()}
-
-
-def _unwrap(value: Any) -> Any:
-    """W&B config files wrap values as {'value': v, 'desc': ...}; the API unwraps them. Accept both."""
-    if isinstance(value, Mapping) and "value" in value and set(value) <= {"value", "desc"}:
-        return value["value"]
-    return value
-
-
-def from_config(config: Mapping[str, Any]) -> MetaFeatures:
-    """Extract and validate the meta-features from a run config.
-
-    wandb 0.31 keeps a key like 'meta/n_classes' flat; a nested ``{"meta": {...}}`` form is accepted
-    too. When both carry the same feature the flat key wins. Returns {} when there are none.
-    """
-    raw: dict[str, Any] = {}
-    nested = _unwrap(config.get("meta"))
-    if isinstance(nested, Mapping):
-        raw.update({k: _unwrap(v) for k, v in nested.items()})
-    for key, value in config.items():
-        if isinstance(key, str) and key.startswith(META_PREFIX) and len(key) > len(META_PREFIX):
-            raw[key[len(META_PREFIX):]] = _unwrap(value)
-    return meta_features_from_json(raw) if raw else {}

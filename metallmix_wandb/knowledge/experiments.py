@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from pathlib import PurePath
 from typing import Any
@@ -11,6 +10,7 @@ from pydantic import BaseModel
 
 from metallmix_wandb.knowledge.records import Experiment, MetaValue, RawRun, SkippedRun, TrajectorySummary
 from metallmix_wandb.knowledge.trajectory import summarise_curve
+from metallmix_wandb.numbers import finite_or_none
 
 META_PREFIX = "meta/"
 # Logged beside the hyperparameters but chosen by nobody: facts about the run or the data.
@@ -24,12 +24,6 @@ class MetricNames(BaseModel):
     target: str = "test/acc"
     train_time: str = "train_time_s"
     curve: str = "val/acc"
-
-
-def _finite_number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
 
 
 def split_config(config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, MetaValue]]:
@@ -77,11 +71,11 @@ def to_experiment(raw: RawRun, names: MetricNames, run_path: str | None = None) 
         return _skip(raw, "no meta-features", "config has no numeric meta/... keys")
     if names.target not in raw.summary:
         return _skip(raw, "missing metric", f"summary has no '{names.target}'")
-    target = _finite_number(raw.summary[names.target])
+    target = finite_or_none(raw.summary[names.target])
     if target is None:
         return _skip(raw, "NaN metric", f"{names.target}={raw.summary[names.target]!r}")
-    summary = {k: f for k, v in raw.summary.items() if not k.startswith("_") and (f := _finite_number(v)) is not None}
-    train_time = summary.get(names.train_time, _finite_number(raw.summary.get("_runtime")))
+    summary = {k: f for k, v in raw.summary.items() if not k.startswith("_") and (f := finite_or_none(v)) is not None}
+    train_time = summary.get(names.train_time, finite_or_none(raw.summary.get("_runtime")))
     name = raw.config.get("dataset_name")
     return Experiment(
         run_path=run_path or raw.path, run_id=raw.run_id, name=raw.name, source=raw.path, dataset=dataset,

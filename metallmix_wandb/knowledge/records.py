@@ -1,4 +1,6 @@
-"""Records that cross a boundary (W&B -> core -> Qdrant -> CLI), as pydantic models."""
+"""Records that cross a boundary (W&B -> core -> Qdrant -> CLI), as pydantic models.
+Tested through the tests that build them (tests/knowledge/test_experiments.py, test_store.py).
+"""
 
 from __future__ import annotations
 

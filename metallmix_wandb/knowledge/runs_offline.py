@@ -1,4 +1,6 @@
-"""Offline run folders (`wandb/offline-run-*`) -> RawRun, via the direct record-log reader."""
+"""Offline run folders (`wandb/offline-run-*`) -> RawRun, via the direct record-log reader.
+Tested through tests/knowledge/test_sync.py and test_record_log.py.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""similar: meta-features of a new dataset -> the k nearest experiments in the knowledge base."""
+"""similar: meta-features of a new dataset -> the k nearest experiments in the knowledge base.
+Tested through tests/cli/test_knowledge_cli.py.
+"""
 
 from __future__ import annotations
 

@@ -20,9 +20,12 @@ from metallmix_wandb.knowledge.scaling import MetaScaler
 if TYPE_CHECKING:
     from qdrant_client import QdrantClient
 
+    from metallmix_wandb.settings import Settings
+
 POINT_NAMESPACE = uuid.UUID("6f1d4f0e-4c1b-5b7e-9a52-8a3c6d1e2f40")
 BATCH = 256
 SCROLL_PAGE = 1024
+NO_PROJECT = "no project: pass --project or set WANDB_PROJECT"
 
 
 class StoreError(RuntimeError):
@@ -73,6 +76,15 @@ class ExperimentStore:
     def __init__(self, client: QdrantClient, collection: str) -> None:
         self.client = client
         self.collection = collection
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ExperimentStore:
+        """The project's collection, on the embedded folder or the server the settings name."""
+        if not settings.project:
+            raise StoreError(NO_PROJECT)
+        key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+        client = open_client(path=settings.resolved_qdrant_path, url=settings.qdrant_url, api_key=key)
+        return cls(client, collection_name(settings.project))
 
     def close(self) -> None:
         self.client.close()

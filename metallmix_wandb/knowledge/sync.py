@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
-from typing import Protocol
 
 from pydantic import BaseModel
 
+from metallmix_wandb.knowledge.base import RunSource
 from metallmix_wandb.knowledge.store import ExperimentStore
 from metallmix_wandb.knowledge.experiments import MetricNames, to_experiment
-from metallmix_wandb.knowledge.records import Experiment, RawRun, SkippedRun
+from metallmix_wandb.knowledge.records import Experiment, SkippedRun
 from metallmix_wandb.knowledge.scaling import fit_scaler
-
-
-class RunSource(Protocol):
-    def describe(self) -> str: ...
-    def count(self) -> int: ...
-    def run_path(self, raw: RawRun) -> str: ...
-    def __iter__(self) -> Iterator[RawRun | tuple[str, str, str]]: ...
 
 
 class SyncReport(BaseModel):

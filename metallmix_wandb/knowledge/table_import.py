@@ -5,6 +5,7 @@ metrics in the summary), so `sync` reads them like any training run. The SDK cos
 here (measured: 40 offline runs, 0.30-0.33 s each, no faster with 4 or 8 threads), i.e. ~5 min per
 1,000 rows. `direct=True` skips W&B and upserts the same Experiment records `sync` would make
 (`to_experiment` on the same run contract), for tables of thousands of rows.
+Tested through tests/cli/test_import_cli.py.
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def _wandb_rows(rows: Sequence[ImportRow], project: str, entity: str | None, off
 
 
 class TableRunSource:
-    """Rows as runs for `pipelines.sync.sync` (the RunSource protocol), for `--direct`."""
+    """Rows as runs for `knowledge.sync.sync` (a RunSource), for `--direct`."""
 
     def __init__(self, rows: Sequence[ImportRow], project: str, entity: str | None, table: str,
                  on_row: Callable[[], None]) -> None:

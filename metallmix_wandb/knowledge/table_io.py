@@ -4,6 +4,7 @@ CSV is read with the standard `csv` module (not pandas) so a row's number is its
 the file and values are typed one cell at a time: "32" -> 32, "1e-3" -> 0.001, "true" -> True,
 "" -> missing. A JSONL line that is not a JSON object is a bad row with its number, not an abort.
 Parquet rows are numbered from 1 in file order (there are no lines).
+Tested through tests/cli/test_import_cli.py.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ Columns: `dataset` (required), `dataset_name` (optional), meta-features (`meta/<
 with a `/` such as `test/acc`, and the target and time metrics), and config (`config/<name>`, or any
 other column). Every row that cannot become a usable run is returned as a `BadRow` with its line
 number and every problem at once: nothing is dropped silently.
+Tested through tests/cli/test_import_cli.py and tests/evaluate/test_records.py.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from metallmix_wandb.knowledge.experiments import dataset_label
 from metallmix_wandb.knowledge.records import MetaValue, RawRun
+from metallmix_wandb.numbers import plain_scalar
 from metallmix_wandb.space.search_space import SearchSpace
 
 DATASET, DATASET_NAME = "dataset", "dataset_name"
@@ -120,12 +122,6 @@ def _number(v: Any) -> float | None:
     return None
 
 
-def _plain(v: Any) -> Any:
-    """numpy/pandas scalars -> Python (the adapters hand in what their readers produce)."""
-    item = getattr(v, "item", None)
-    return item() if callable(item) and not isinstance(v, str | bytes) else v
-
-
 def parse_rows(rows: Iterable[tuple[int, Mapping[str, Any]]], columns: TableColumns, *,
                space: SearchSpace | None = None, target: str = "test/acc",
                project: str = "") -> ParsedTable:
@@ -135,7 +131,7 @@ def parse_rows(rows: Iterable[tuple[int, Mapping[str, Any]]], columns: TableColu
     first_meta: dict[str, tuple[int, dict[str, MetaValue]]] = {}
     seen: dict[str, int] = {}
     for line, raw in rows:
-        row = {k: _plain(v) for k, v in raw.items()}
+        row = {k: plain_scalar(v) for k, v in raw.items()}  # readers hand in numpy/pandas scalars
         problems: list[str] = []
         dataset = row.get(columns.dataset)
         if _missing(dataset):

@@ -14,6 +14,7 @@ from itertools import pairwise
 from typing import Any
 
 from metallmix_wandb.knowledge.records import TrajectorySummary
+from metallmix_wandb.numbers import finite_or_none
 
 WINDOW = 3
 """Epochs the slope is fitted over (the last ones): long enough to see a trend, short enough to be recent."""
@@ -21,12 +22,6 @@ PLATEAU_TOL = 0.005
 """|slope| per epoch below which a curve is a plateau (0.5 percentage point of accuracy per epoch)."""
 BLOWUP = 2.0
 """A final training loss above this multiple of its first value counts as diverged."""
-
-
-def _finite(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
 
 
 def _nonfinite_number(value: Any) -> bool:
@@ -82,7 +77,7 @@ def _diverged(history: Sequence[Mapping[str, Any]], loss_keys: Sequence[str]) ->
         raw = [row.get(key) for row in history if key in row]
         if any(_nonfinite_number(v) for v in raw):
             return True
-        values = [f for v in raw if (f := _finite(v)) is not None]
+        values = [f for v in raw if (f := finite_or_none(v)) is not None]
         if key.startswith("train/") and len(values) >= 2 and values[0] > 0 and values[-1] > BLOWUP * values[0]:
             return True
     return False
@@ -92,7 +87,7 @@ def _gap(history: Sequence[Mapping[str, Any]], metric: str, goal: str) -> float 
     """train - val (maximised metrics) or val - train (minimised), at the last epoch holding both."""
     twin = train_metric_for(metric)
     for row in reversed(history):
-        val, train = _finite(row.get(metric)), _finite(row.get(twin))
+        val, train = finite_or_none(row.get(metric)), finite_or_none(row.get(twin))
         if val is not None and train is not None:
             return train - val if goal == "maximize" else val - train
     return None
@@ -113,13 +108,13 @@ def summarise_curve(
     the run (it did not finish), kept with the curve so a summary of a crashed trial says so."""
     goal = goal or goal_of(metric)
     sign = 1.0 if goal == "maximize" else -1.0
-    values = [(i, _finite(row.get(metric))) for i, row in enumerate(history)]
+    values = [(i, finite_or_none(row.get(metric))) for i, row in enumerate(history)]
     points = [(i, v) for i, v in values if v is not None]
     loss_keys = sorted({k for row in history for k in row if k.endswith("/loss")})
     diverged = _diverged(history, loss_keys) or any(_nonfinite_number(row.get(metric)) for row in history)
     epochs = len(history)
     time_per_epoch = None
-    t = _finite(train_time_s)
+    t = finite_or_none(train_time_s)
     if t is not None and epochs > 0:
         time_per_epoch = t / epochs
     if not points:

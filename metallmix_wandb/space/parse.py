@@ -2,6 +2,7 @@
 
 The rules follow W&B's sweep config keys (and the `sweeps` 0.3.0 engine's schema), so the one
 YAML a team already gives `wandb sweep` is also what the recommender validates against.
+Tested through tests/space/test_search_space.py.
 """
 
 from __future__ import annotations
@@ -10,45 +11,22 @@ import difflib
 import math
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import yaml
-from pydantic import BaseModel
 
+from metallmix_wandb.space.spec import (
+    DISTRIBUTION_KEYS,
+    DISTRIBUTIONS,
+    EXPONENT_BOUNDS,
+    LOG_DISTRIBUTIONS,
+    PARAM_KEYS,
+    Kind,
+    ParamSpec,
+)
 from metallmix_wandb.space.values import as_number, plain, q_bounds, same_value
 
-Kind = Literal["categorical", "constant", "int", "float"]
-
-# distribution -> the keys it accepts besides `distribution` (W&B sweep config keys).
-DISTRIBUTION_KEYS: dict[str, frozenset[str]] = {
-    "constant": frozenset({"value"}),
-    "categorical": frozenset({"values", "probabilities"}),
-    "categorical_w_probabilities": frozenset({"values", "probabilities"}),
-    "int_uniform": frozenset({"min", "max"}),
-    "uniform": frozenset({"min", "max"}),
-    "q_uniform": frozenset({"min", "max", "q"}),
-    "log_uniform": frozenset({"min", "max"}),
-    "log_uniform_values": frozenset({"min", "max"}),
-    "q_log_uniform": frozenset({"min", "max", "q"}),
-    "q_log_uniform_values": frozenset({"min", "max", "q"}),
-    "inv_log_uniform": frozenset({"min", "max"}),
-    "inv_log_uniform_values": frozenset({"min", "max"}),
-    "normal": frozenset({"mu", "sigma"}),
-    "q_normal": frozenset({"mu", "sigma", "q"}),
-    "log_normal": frozenset({"mu", "sigma"}),
-    "q_log_normal": frozenset({"mu", "sigma", "q"}),
-    "beta": frozenset({"a", "b"}),
-    "q_beta": frozenset({"a", "b", "q"}),
-}
-DISTRIBUTIONS = frozenset(DISTRIBUTION_KEYS)
-PARAM_KEYS = frozenset({"distribution", "parameters"}).union(*DISTRIBUTION_KEYS.values())
-# Distributions whose min/max are natural-log exponents rather than values.
-EXPONENT_BOUNDS = frozenset({"log_uniform", "q_log_uniform", "inv_log_uniform"})
-LOG_DISTRIBUTIONS = frozenset(
-    {"log_uniform", "log_uniform_values", "q_log_uniform", "q_log_uniform_values", "inv_log_uniform",
-     "inv_log_uniform_values", "log_normal", "q_log_normal"}
-)
 METHODS = ("bayes", "random", "grid", "custom")
 
 
@@ -62,62 +40,6 @@ class SearchSpaceError(ValueError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (str(self),))
-
-
-class ParamSpec(BaseModel):
-    """One hyperparameter, flattened; `min`/`max` are always in value space (not exponents)."""
-
-    name: str
-    path: list[str]
-    kind: Kind
-    distribution: str
-    values: list[Any] | None = None
-    probabilities: list[float] | None = None
-    min: float | None = None
-    max: float | None = None
-    q: float | None = None
-    mu: float | None = None
-    sigma: float | None = None
-    a: float | None = None
-    b: float | None = None
-    log: bool = False
-
-    @property
-    def value(self) -> Any:
-        """The constant's value (None for non-constants)."""
-        return self.values[0] if self.kind == "constant" and self.values else None
-
-    @property
-    def tunable(self) -> bool:
-        return self.kind != "constant"
-
-    def to_sweep(self) -> dict[str, Any]:
-        """This parameter as a W&B sweep `parameters` entry."""
-        d = self.distribution
-        if self.kind == "constant":
-            return {"value": self.value}
-        if self.kind == "categorical":
-            out: dict[str, Any] = {"values": list(self.values or [])}
-            if d == "categorical_w_probabilities":
-                out["distribution"] = d
-            if self.probabilities is not None:
-                out["probabilities"] = list(self.probabilities)
-            return out
-        out = {} if d == "int_uniform" else {"distribution": d}  # W&B infers int_uniform
-        if "min" in DISTRIBUTION_KEYS[d] and self.min is not None and self.max is not None:
-            if d == "inv_log_uniform":
-                out["min"], out["max"] = -math.log(self.max), -math.log(self.min)
-            elif d in EXPONENT_BOUNDS:
-                out["min"], out["max"] = math.log(self.min), math.log(self.max)
-            else:
-                whole = self.kind == "int" and self.min.is_integer() and self.max.is_integer()
-                out["min"], out["max"] = (int(self.min), int(self.max)) if whole else (self.min, self.max)
-        for key in ("mu", "sigma", "a", "b"):
-            if getattr(self, key) is not None:
-                out[key] = getattr(self, key)
-        if self.q is not None:
-            out["q"] = int(self.q) if self.kind == "int" else float(self.q)
-        return out
 
 
 # --------------------------------------------------------------------------- YAML
@@ -167,23 +89,6 @@ def flatten_config(config: Mapping[str, Any], sep: str = ".") -> dict[str, Any]:
         else:
             out[str(key)] = val
     return out
-
-
-def nest_config(flat: Mapping[str, Any], sep: str = ".") -> dict[str, Any]:
-    """{'optimizer.lr': 1} -> {'optimizer': {'lr': 1}} (the inverse of `flatten_config`)."""
-    out: dict[str, Any] = {}
-    for key, val in flat.items():
-        parts = str(key).split(sep)
-        node = out
-        for part in parts[:-1]:
-            nxt = node.setdefault(part, {})
-            if not isinstance(nxt, dict):
-                raise ValueError(f"{key}: conflicts with the value already at {part!r}")
-            node = nxt
-        node[parts[-1]] = val
-    return out
-
-
 
 
 # --------------------------------------------------------------------------- parameters
@@ -360,31 +265,3 @@ def _parse_numeric(raw: Mapping[str, Any], key: str, dist: str, common: dict[str
         if math.floor(fields["max"]) < math.ceil(fields["min"]):
             raise SearchSpaceError(key, f"no integer lies within [{fields['min']}, {fields['max']}]")
     return ParamSpec(kind=kind, log=log, **fields, **common)
-
-
-def validate_with_sweeps_engine(sweep_config: Mapping[str, Any], allow_deprecated: bool = True) -> bool:
-    """Ask the `sweeps` engine's own schema check too; False when `sweeps` is not installed.
-
-    `sweeps` 0.3.0 reports the exponent-based log_uniform / inv_log_uniform / q_log_uniform as
-    deprecated (violations); `allow_deprecated` drops those messages since W&B still runs them.
-    """
-    import copy
-    import warnings
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from sweeps.config import schema_violations_from_proposed_config
-            from sweeps.params import PARAM_DEPRECATION_MAP
-    except ImportError:
-        return False
-    try:
-        violations = list(schema_violations_from_proposed_config(copy.deepcopy(plain(dict(sweep_config)))))
-    except Exception as e:  # noqa: BLE001 - the engine raises bare ValueErrors/AssertionErrors
-        raise SearchSpaceError("sweep config", f"rejected by the sweeps engine: {e}") from None
-    if allow_deprecated:
-        notes = tuple(PARAM_DEPRECATION_MAP.values())
-        violations = [v for v in violations if not v.endswith(notes)]
-    if violations:
-        raise SearchSpaceError("sweep config", "rejected by the sweeps engine: " + "; ".join(dict.fromkeys(violations)))
-    return True

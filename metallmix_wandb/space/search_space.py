@@ -25,17 +25,8 @@ from metallmix_wandb.space.values import (
     sample_value,
     snap_value,
 )
-from metallmix_wandb.space.parse import (
-    DISTRIBUTIONS,
-    METHODS,
-    ParamSpec,
-    SearchSpaceError,
-    flatten_config,
-    load_yaml_text,
-    nest_config,
-    parse_parameters,
-    validate_with_sweeps_engine,
-)
+from metallmix_wandb.space.parse import METHODS, SearchSpaceError, flatten_config, load_yaml_text, parse_parameters
+from metallmix_wandb.space.spec import DISTRIBUTIONS, ParamSpec
 
 __all__ = [
     "DISTRIBUTIONS",
@@ -47,8 +38,6 @@ __all__ = [
     "SnapResult",
     "ValidationResult",
     "flatten_config",
-    "nest_config",
-    "validate_with_sweeps_engine",
 ]
 
 
@@ -80,10 +69,6 @@ class Change(BaseModel):
 class SnapResult(BaseModel):
     config: dict[str, Any]
     changes: list[Change] = Field(default_factory=list)
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.changes)
 
 
 def _fresh(v: Any) -> Any:

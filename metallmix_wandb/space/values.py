@@ -2,6 +2,7 @@
 
 Kept apart from `search_space` so each file stays small; every function returns plain Python
 values (never numpy scalars) so configs JSON-serialise.
+Tested through tests/space/test_search_space.py.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from metallmix_wandb.numbers import fixed
+
 if TYPE_CHECKING:
-    from metallmix_wandb.space.parse import ParamSpec
+    from metallmix_wandb.space.spec import ParamSpec
 
 MISSING: Any = object()
 """Marks a parameter absent from a config (None is a legitimate categorical value)."""
@@ -113,10 +116,6 @@ def _short(v: Any) -> str:
     return r if len(r) <= 80 else r[:77] + "..."
 
 
-def _fmt(x: float | None) -> str:
-    return "none" if x is None else f"{x:g}"
-
-
 def _slack(bound: float) -> float:
     return _REL_TOL * abs(bound)
 
@@ -186,11 +185,11 @@ def check_value(spec: ParamSpec, value: Any) -> tuple[Any, list[str]]:
             return None, [f"{spec.name}: {_short(value)} is too large"]
     lo, hi = spec.min, spec.max
     if lo is not None and v < lo - _slack(lo):
-        errors.append(f"{spec.name}: {_short(v)} is below the minimum {_fmt(lo)}")
+        errors.append(f"{spec.name}: {_short(v)} is below the minimum {fixed(lo, 'g')}")
     if hi is not None and v > hi + _slack(hi):
-        errors.append(f"{spec.name}: {_short(v)} is above the maximum {_fmt(hi)}")
+        errors.append(f"{spec.name}: {_short(v)} is above the maximum {fixed(hi, 'g')}")
     if spec.q and not _is_multiple(v, spec.q):
-        errors.append(f"{spec.name}: {_short(v)} is not a multiple of q={_fmt(spec.q)}")
+        errors.append(f"{spec.name}: {_short(v)} is not a multiple of q={fixed(spec.q, 'g')}")
     return (None, errors) if errors else (v, [])
 
 
@@ -385,12 +384,12 @@ def param_json_schema(spec: ParamSpec) -> dict[str, Any]:
         what = "log-normal" if spec.log else "normal"
         desc = f"{what}, mu={spec.mu:g}, sigma={spec.sigma:g}"
     else:
-        desc = f"{_DESCRIBE.get(d, d)} between {_fmt(spec.min)} and {_fmt(spec.max)}"
+        desc = f"{_DESCRIBE.get(d, d)} between {fixed(spec.min, 'g')} and {fixed(spec.max, 'g')}"
     if spec.min is not None:
         out["minimum"] = math.ceil(spec.min) if spec.kind == "int" else spec.min
     if spec.max is not None and d not in ("normal", "q_normal"):
         out["maximum"] = math.floor(spec.max) if spec.kind == "int" else spec.max
     if spec.q:
-        desc += f", a multiple of {_fmt(spec.q)}"
+        desc += f", a multiple of {fixed(spec.q, 'g')}"
     out["description"] = desc
     return out

@@ -1,7 +1,7 @@
 """The backbone registry: the space's ``base_model`` values and the torchvision nets they build.
 
 Torch-free (the entrypoint validates a config before importing torch); the models themselves are
-built in ``torch_models.py``.
+built in ``training/models.py``.
 
 Backbone names (the sweep YAML's ``base_model`` values) and what they build:
 
@@ -29,6 +29,7 @@ resnet18            resnet18              CPU-friendly extra
 mobilenet_v2        mobilenet_v2          CPU-friendly extra; its ImageNet weights install offline
 mobilenet_v3_small  mobilenet_v3_small    CPU-friendly extra
 ==================  ====================  ==========================================================
+Tested through tests/training/test_models.py.
 """
 
 from __future__ import annotations

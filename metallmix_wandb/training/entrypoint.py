@@ -31,6 +31,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from metallmix_wandb.numbers import short
+
 FineTuning = Literal["feature_extraction", "partial_10", "partial_30", "full"]
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -190,7 +192,7 @@ def _define_metrics(run: Any) -> None:
 
 
 def _print_row(row: dict[str, float]) -> None:
-    text = "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items())
+    text = "  ".join(f"{k}={short(v)}" for k, v in row.items())
     print(text, flush=True)
 
 

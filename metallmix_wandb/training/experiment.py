@@ -1,6 +1,7 @@
 """One experiment of the meta-dataset: a hold-out run or k-fold CV, as history rows and a summary.
 
 Knows nothing about W&B: the entrypoint (``metallmix_wandb.train``) hands in callbacks that log.
+Tested through tests/training/test_entrypoint.py.
 """
 
 from __future__ import annotations

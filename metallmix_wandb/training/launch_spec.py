@@ -3,6 +3,7 @@
 A launched run sees `{"overrides": {"run_config": {...}}}` (through `WANDB_LAUNCH_CONFIG_PATH` or a
 queue), which `wandb.init` merges into `wandb.config`. Enqueueing and local execution both start
 from this spec, and it is only ever built from a config that is inside the search space.
+Tested through tests/training/test_launch.py.
 """
 
 from __future__ import annotations

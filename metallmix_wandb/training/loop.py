@@ -4,6 +4,7 @@ Plain loops over numpy index arrays (no DataLoader workers: the images already s
 worker processes fight the trainer for the cores of a small machine). Images are converted per batch:
 uint8 NHWC -> float NCHW, grayscale repeated to 3 channels, resized to the model's input side,
 normalised with the ImageNet mean and std.
+Tested through tests/training/test_models.py and test_entrypoint.py.
 """
 
 from __future__ import annotations

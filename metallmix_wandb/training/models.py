@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 import torch.hub
 from torch import nn
-from torchvision.models import get_model, get_model_weights
+from torchvision.models import WeightsEnum, get_model, get_model_weights
 
 from metallmix_wandb.training.backbones import (  # noqa: F401  (re-exported)
     BACKBONES,
@@ -45,7 +45,7 @@ def checkpoints_dir() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
-def local_weights(spec: BackboneSpec):  # noqa: ANN201  (a torchvision WeightsEnum member or None)
+def local_weights(spec: BackboneSpec) -> WeightsEnum | None:
     """The torchvision weights whose file already sits in the checkpoints folder, else None.
 
     The default weights are tried first, then the others (the MobileNetV2 file that installs offline
@@ -130,7 +130,7 @@ class ClassifierNet(nn.Module):
         return self.head(self.backbone(x))
 
 
-def _construct(spec: BackboneSpec, weights) -> nn.Module:  # noqa: ANN001
+def _construct(spec: BackboneSpec, weights: WeightsEnum | None) -> nn.Module:
     kwargs: dict = {}
     if spec.torchvision == "inception_v3":
         kwargs = {"aux_logits": False} if weights is not None else {"aux_logits": False, "init_weights": True}

@@ -5,6 +5,7 @@
 - k-fold (``cv_folds`` = k > 1): stratified k folds over train + val together; test stays the test.
 - ``max_train`` (``max_train_samples``) keeps a stratified subset of the training pool (train for
   hold-out, train + val for k-fold). Validation and test sets are never subsampled.
+Tested through tests/training/test_entrypoint.py.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """A stop request from outside (SIGTERM: a sweep's early termination, `wandb agent` stopping a run).
 
 Torch-free so the entrypoint can install it before the heavy imports.
+Tested through tests/training/test_entrypoint.py.
 """
 
 from __future__ import annotations

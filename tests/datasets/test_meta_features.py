@@ -11,11 +11,11 @@ from metallmix_wandb.datasets.meta_features import (
     MODALITIES,
     MetaFeatureError,
     compute_meta_features,
-    from_config,
     meta_features_from_json,
     normalise_modality,
     to_config_keys,
 )
+from tests.support.wandb_runs import from_config
 
 EXPECTED_KEYS = {
     "n_instances", "n_classes", "imbalance_ratio", "class_entropy", "resolution",
@@ -167,18 +167,3 @@ def test_config_round_trip_flat() -> None:
     assert cfg["meta/imbalance_ratio"] == 2.0
     run_config = {"lr": 0.01, "model": "resnet18", "dataset": "x.npz", "metadata": 5, **cfg}
     assert from_config(run_config) == mf
-
-
-def test_config_nested_wrapped_and_flat_wins() -> None:
-    nested = {"lr": 0.1, "meta": {"n_classes": 2, "modality": "ultrasound", "resolution": 28}}
-    assert from_config(nested) == {"n_classes": 2.0, "modality": "US", "resolution": 28.0}
-    wrapped = {"meta/n_classes": {"value": 3, "desc": None}, "meta": {"value": {"resolution": 64}}}
-    assert from_config(wrapped) == {"n_classes": 3.0, "resolution": 64.0}
-    both = {"meta": {"n_classes": 2}, "meta/n_classes": 5}
-    assert from_config(both) == {"n_classes": 5.0}
-
-
-def test_config_without_meta_is_empty_and_bad_meta_raises() -> None:
-    assert from_config({"lr": 0.1, "meta/": 3}) == {}
-    with pytest.raises(MetaFeatureError, match="n_classes"):
-        from_config({"meta/n_classes": None})

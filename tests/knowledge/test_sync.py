@@ -9,10 +9,9 @@ import pytest
 from metallmix_wandb.knowledge.store import ExperimentStore, collection_name, open_client
 from metallmix_wandb.knowledge.runs_offline import OfflineRunSource
 from metallmix_wandb.knowledge.experiments import MetricNames
-from metallmix_wandb.datasets.meta_features import from_config
 from metallmix_wandb.knowledge.sync import NothingToSyncError, sync
 from tests.support.fixtures import DATASETS, PROJECT, OfflineProject, offline_project  # noqa: F401
-from tests.support.wandb_runs import meta, offline_env, write_run
+from tests.support.wandb_runs import from_config, meta, offline_env, write_run
 
 
 @pytest.fixture

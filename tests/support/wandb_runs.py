@@ -92,3 +92,13 @@ def meta(n_instances: float, n_classes: float, modality: str = "US", **extra: An
         "class_size_max": n_instances / n_classes + 1, "modality": modality, **extra,
     }
     return {f"meta/{k}": v for k, v in base.items()}
+
+
+def from_config(config: dict[str, Any]) -> dict[str, float | str]:
+    """The meta-features back from a run config's flat `meta/...` keys (the inverse of `meta` and of
+    `to_config_keys`), validated as user meta-features; {} when there are none."""
+    from metallmix_wandb.datasets.meta_features import META_PREFIX, meta_features_from_json
+
+    raw = {k[len(META_PREFIX):]: v for k, v in config.items()
+           if isinstance(k, str) and k.startswith(META_PREFIX) and len(k) > len(META_PREFIX)}
+    return meta_features_from_json(raw) if raw else {}

@@ -9,6 +9,7 @@ versions artifacts by content) keeps one version instead of piling up copies.
 The cache `<cache_dir>/knowledge/<project>/` is written to a temporary sibling and renamed into
 place, so a crash never leaves half a cache. Later commands read it with `load_knowledge`; online,
 a missing cache is filled from the artifact's `:latest` version.
+Tested through tests/knowledge/meta_learner/test_explain.py and tests/cli/test_explain_cli.py.
 """
 
 from __future__ import annotations

@@ -8,20 +8,20 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import BaseModel, Field
 
 from metallmix_wandb.knowledge.meta_learner.features import MetaLearnerError
 from metallmix_wandb.knowledge.meta_learner.quality import LodoQuality
 from metallmix_wandb.space.search_space import SearchSpace
-from metallmix_wandb.knowledge.meta_learner.shap_summary import ShapSummary, digest, local_top, summarise
+from metallmix_wandb.knowledge.meta_learner.shap_summary import Groups, ShapSummary, digest, local_top, summarise
 
 if TYPE_CHECKING:
     from metallmix_wandb.knowledge.meta_learner.model import MetaLearner
     from metallmix_wandb.knowledge.store import ExperimentStore
 
-__all__ = ["KnowledgeReport", "MetaLearnerError", "explain"]
+__all__ = ["KnowledgeReport", "MetaLearnerError", "ShapSummaries", "explain", "summaries"]
 
 
 class KnowledgeReport(BaseModel):
@@ -45,7 +45,18 @@ class KnowledgeReport(BaseModel):
         return self.quality.line()
 
 
-def _summaries(learner: MetaLearner, metric: str) -> tuple[ShapSummary, ShapSummary, Any, Any]:
+class ShapSummaries(NamedTuple):
+    """The SHAP view of a fitted learner: what `explain` stores and a LODO fold's digest reads."""
+
+    rank: ShapSummary
+    raw: ShapSummary
+    values: Any
+    groups: Groups
+
+
+def summaries(learner: MetaLearner, metric: str) -> ShapSummaries:
+    """SHAP summaries of both targets (within-dataset percentile and the raw metric), on the learner's
+    own training table; also used by the evaluation's folds."""
     table = learner.table
     assert table is not None, "explain needs a freshly fitted learner (MetaLearner.fit keeps its table)"
     layout = learner.layout
@@ -56,7 +67,7 @@ def _summaries(learner: MetaLearner, metric: str) -> tuple[ShapSummary, ShapSumm
     rank = summarise(values, table.X, layout.names, base_value=base,
                      target=f"{metric} (percentile within dataset)", **common)
     raw = summarise(raw_values, table.X, layout.names, base_value=raw_base, target=metric, **common)
-    return rank, raw, values, groups
+    return ShapSummaries(rank, raw, values, groups)
 
 
 def explain(store: ExperimentStore, settings: Any, space: SearchSpace | None = None,
@@ -84,7 +95,7 @@ def explain(store: ExperimentStore, settings: Any, space: SearchSpace | None = N
     learner = MetaLearner.fit(experiments, space, metric=settings.metric, n_jobs=jobs)
     seconds.update(learner.info.timings)
     t1 = time.perf_counter()
-    rank, raw, values, groups = _summaries(learner, settings.metric)
+    rank, raw, values, groups = summaries(learner, settings.metric)
     table, layout = learner.table, learner.layout
     quality = learner.info.quality
     text = digest(rank, raw, metric=settings.metric, runs=len(table.score), datasets=len(table.datasets),

@@ -26,6 +26,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from metallmix_wandb.knowledge.records import Experiment, MetaValue
+from metallmix_wandb.numbers import finite_or_none, is_finite
 from metallmix_wandb.space.search_space import SearchSpace, flatten_config
 
 MIN_RUNS = 10
@@ -123,9 +124,9 @@ def _is(value: Any, category: str | None) -> float:
 
 
 def _number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return math.nan
-    return float(value) if math.isfinite(value) else math.nan
+    """A finite number as a float, anything else NaN (XGBoost's 'missing')."""
+    number = finite_or_none(value)
+    return math.nan if number is None else number
 
 
 def _is_number(value: Any) -> bool:
@@ -290,7 +291,7 @@ def build_table(experiments: Sequence[Experiment], space: SearchSpace | None, me
                 min_runs: int = MIN_RUNS) -> TrainingTable:
     """Check the runs can train a useful model (else a MetaLearnerError naming what is missing) and
     build the table. A single dataset is allowed: the model fits, LODO quality just cannot be measured."""
-    exps = sorted((e for e in experiments if _finite(e.summary.get(metric))), key=lambda e: e.run_path)
+    exps = sorted((e for e in experiments if is_finite(e.summary.get(metric))), key=lambda e: e.run_path)
     if len(exps) < min_runs:
         raise MetaLearnerError(
             f"only {len(exps)} runs with a finite '{metric}' (of {len(experiments)} in the knowledge base); "
@@ -318,10 +319,6 @@ def build_table(experiments: Sequence[Experiment], space: SearchSpace | None, me
     X = layout.matrix([(e.meta_features, space.flatten(e.config)) for e in exps])
     return TrainingTable(layout=layout, space=space, X=X, score=score, raw=raw, log_time=np.log1p(times),
                          groups=groups, datasets=datasets, run_paths=[e.run_path for e in exps])
-
-
-def _finite(v: Any) -> bool:
-    return _is_number(v) and math.isfinite(v)
 
 
 def _time(v: float | None) -> float:

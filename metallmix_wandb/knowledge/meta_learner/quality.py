@@ -16,6 +16,7 @@ judged on datasets it has never seen, so every number below is about held-out da
   conformal margin (split-conformal on the out-of-fold conformity scores, Romano et al. 2019,
   "Conformalized quantile regression"). `coverage` is measured honestly: each held-out dataset is
   scored with a margin computed from the other datasets' scores only.
+Tested through tests/knowledge/meta_learner/test_model.py.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from metallmix_wandb.knowledge.meta_learner.quality import pearson
+from metallmix_wandb.numbers import short
 
 MAX_DISTINCT = 10
 N_BINS = 5
@@ -159,10 +160,6 @@ def _categorical(feature: str, S: np.ndarray, X: np.ndarray, cats: list[str],
     )
 
 
-def _fmt(x: float) -> str:
-    return f"{x:.4g}"
-
-
 def _numeric(feature: str, s: np.ndarray, x: np.ndarray, log: bool, name: str) -> FeatureImportance:
     ok = np.isfinite(x)
     xs = np.where(ok & (x > 0), np.log10(np.where(x > 0, x, 1.0)), np.nan) if log else x
@@ -171,7 +168,7 @@ def _numeric(feature: str, s: np.ndarray, x: np.ndarray, log: bool, name: str) -
     if len(distinct) <= MAX_DISTINCT:
         for v in distinct:
             m = x == v
-            effects.append(ValueEffect(value=_fmt(float(v)), count=int(m.sum()),
+            effects.append(ValueEffect(value=short(float(v)), count=int(m.sum()),
                                        mean_shap=_r(float(s[m].mean()))))
     else:
         edges = np.unique(np.quantile(x[ok], np.linspace(0, 1, N_BINS + 1)))
@@ -180,7 +177,7 @@ def _numeric(feature: str, s: np.ndarray, x: np.ndarray, log: bool, name: str) -
             m = ok & (which == b)
             if m.any():
                 lo, hi = float(edges[b]), float(edges[b + 1])
-                effects.append(ValueEffect(value=f"[{_fmt(lo)}, {_fmt(hi)}]", count=int(m.sum()),
+                effects.append(ValueEffect(value=f"[{short(lo)}, {short(hi)}]", count=int(m.sum()),
                                            mean_shap=_r(float(s[m].mean())), low=_r(lo), high=_r(hi)))
     if (~ok).any():
         effects.append(ValueEffect(value="missing", count=int((~ok).sum()),
