@@ -43,9 +43,9 @@ def fit_fold(others: Sequence[Experiment], space: SearchSpace, metric: str, *, n
     learner = MetaLearner.fit(others, space, metric=metric, n_jobs=n_jobs, seed=seed, max_folds=folds)
     text = ""
     if with_digest:
-        from metallmix_wandb.knowledge.meta_learner.explain import summaries as _summaries
+        from metallmix_wandb.knowledge.meta_learner.explain import summaries
 
-        rank, raw, _, _ = _summaries(learner, metric)
+        rank, raw, _, _ = summaries(learner, metric)
         table = learner.table
         assert table is not None
         text = digest(rank, raw, metric=metric, runs=len(table.score), datasets=len(table.datasets),
