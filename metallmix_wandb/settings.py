@@ -1,4 +1,5 @@
-"""Settings from env (METALLMIX_*, plus W&B's own WANDB_*), overridden by CLI flags."""
+"""Settings from env (METALLMIX_*, plus W&B's own WANDB_*), overridden by CLI flags.
+Tested through every command's tests (tests/cli/) and tests/llm/test_factory.py."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """`evaluate`: leave-one-dataset-out evaluation of the recommenders against search and meta-learning
 baselines, in lookup mode (every config's result is known) or train mode (every choice is trained).
-The body is evaluate/command.py; the baseline names come from the methods registry (no numpy)."""
+The body is evaluate/command.py; the baseline names come from the methods registry (no numpy).
+Tested through tests/evaluate/test_pipeline.py and tests/evaluate/test_command.py (the command end to end)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """`report`: the evaluation as a W&B Report (online), or as JSON + PNG plots + an HTML page (offline).
-The body is evaluate/report_command.py."""
+The body is evaluate/report_command.py.
+Tested through tests/evaluate/test_pipeline.py and tests/evaluate/test_tune_mode.py (offline reports)."""
 
 from __future__ import annotations
 

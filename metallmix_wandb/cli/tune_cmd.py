@@ -1,4 +1,5 @@
-"""`tune`: few-trial tuning that continues where `recommend` stops (issue 7)."""
+"""`tune`: few-trial tuning that continues where `recommend` stops (issue 7).
+The body is tune/command.py; tested in tests/cli/test_tune_cli.py."""
 
 from __future__ import annotations
 

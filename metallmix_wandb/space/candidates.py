@@ -4,6 +4,7 @@ DESIGN.md §4: the whole grid when the space is discrete and small enough to sco
 second, else a large seeded random sample refined around the best points. Candidates are handed
 to the model as, per parameter, (distinct values, index per candidate), which the feature layout
 encodes without a Python loop per config.
+Tested in tests/space/test_argmax.py (the search that uses it) and tests/knowledge/meta_learner/test_features.py.
 """
 
 from __future__ import annotations
