@@ -1,6 +1,7 @@
 """`report`: the evaluation as a W&B Report (online), or as JSON + PNG plots + an HTML page (offline).
 The body is evaluate/report_command.py.
-Tested through tests/evaluate/test_pipeline.py and tests/evaluate/test_tune_mode.py (offline reports)."""
+Tested through tests/evaluate/test_report_online.py (at the wire) and tests/evaluate/test_pipeline.py,
+test_tune_mode.py (offline reports)."""
 
 from __future__ import annotations
 
@@ -25,17 +26,20 @@ def report(project: str | None, entity: str | None, results: tuple[Path, ...], o
     """Compare the LLMs and baselines of the latest `evaluate`: percentile and metric of the chosen
     configs, response and training time, validity and judge scores.
 
-    Online it saves a W&B Report (wandb-workspaces) whose panels read the evaluation run; offline
-    (or when saving fails) it writes report_spec.json, one PNG per panel and index.html.
+    Online it saves a W&B Report (wandb-workspaces) under --entity or your API key's default entity;
+    its panels read the evaluation run (selected by run id). Offline it writes report_spec.json, one
+    PNG per panel and index.html; when saving online fails it writes those too, prints why and exits 1.
 
     \b
     Examples:
       metallmix-wandb report --project nb201 --offline
       metallmix-wandb report --project medmnist-meta --entity my-team
     """
-    from metallmix_wandb.evaluate.report_command import ReportError, run_report
+    from metallmix_wandb.evaluate.report_command import ReportError, ReportNotSaved, run_report
 
     try:
         run_report(project, entity, results, out, offline)
+    except ReportNotSaved as exc:  # the offline report is written; exit 1 says the W&B Report is not
+        fail(str(exc), 1)
     except ReportError as exc:
         fail(str(exc))

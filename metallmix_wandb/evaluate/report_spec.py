@@ -1,9 +1,10 @@
 """The evaluation report as plain data: sections of bar panels and a ranked table. Pure.
 
 One spec feeds both renderers: online it becomes a W&B Report (wandb-workspaces; each panel reads
-`<method>/<field>` keys from the evaluation run's summary), offline it is written as JSON beside
-PNG plots of the same panels and an HTML page that shows them. Tested through
-tests/evaluate/test_pipeline.py and test_tune_mode.py (the `report` command builds it).
+`<method>/<field>` keys from the summary of the evaluation run(s) it was built from, selected by run id:
+`run_refs`), offline it is written as JSON beside PNG plots of the same panels and an HTML page that
+shows them. Tested through tests/evaluate/test_report_online.py (run refs; the saved report at the wire),
+test_pipeline.py and test_tune_mode.py (the `report` command builds it).
 """
 
 from __future__ import annotations
@@ -40,9 +41,41 @@ class ReportSpec(BaseModel):
     project: str
     entity: str | None = None
     evaluation_run: str | None = None
+    evaluation_runs: list[str] = Field(default_factory=list, description="every evaluation run the results "
+                                       "came from (merged: one each), what the online run sets select")
     sections: list[Section]
     table_columns: list[str]
     table_rows: list[list[Any]]
+
+
+class RunRef(BaseModel):
+    """An evaluation run as the online run set selects it: by id, in its own entity/project when known."""
+
+    entity: str | None = None
+    project: str | None = None
+    run_id: str
+
+
+_RUN_ID = re.compile(r"[A-Za-z0-9_.-]+")
+_OFFLINE_DIR = re.compile(r"(?:offline-)?run-\d{8}_\d{6}-([A-Za-z0-9_.-]+)")
+
+
+def run_ref(value: str) -> RunRef | None:
+    """`entity/project/id` (an online evaluation run), or an offline run folder
+    (`offline-run-<time>-<id>`, the id it keeps once `wandb sync`ed); None for anything else."""
+    parts = value.strip().split("/")
+    if len(parts) == 3 and all(_RUN_ID.fullmatch(p) for p in parts) and not value.startswith("/"):
+        return RunRef(entity=parts[0], project=parts[1], run_id=parts[2])
+    if m := _OFFLINE_DIR.fullmatch(parts[-1] or (parts[-2] if len(parts) > 1 else "")):
+        return RunRef(run_id=m.group(1))
+    return None
+
+
+def run_refs(spec: ReportSpec) -> list[RunRef]:
+    """The evaluation runs the report reads, deduplicated, in order."""
+    refs = [r for v in spec.evaluation_runs or ([spec.evaluation_run] if spec.evaluation_run else [])
+            if (r := run_ref(v)) is not None]
+    return list({(r.entity, r.project, r.run_id): r for r in refs}.values())
 
 
 def method_key(method: str) -> str:
@@ -63,8 +96,10 @@ def _panel(summaries: list[MethodSummary], title: str, field: str, unit: str = "
                  values=[v for _, v in rows], wandb_keys=[f"{method_key(m)}/{field}" for m, _ in rows])
 
 
-def build_spec(report: EvaluationReport, entity: str | None = None) -> ReportSpec:
-    """Quality (percentile, metric), cost (response and training time), LLM answers (validity, judge)."""
+def build_spec(report: EvaluationReport, entity: str | None = None,
+               evaluation_runs: list[str] | None = None) -> ReportSpec:
+    """Quality (percentile, metric), cost (response and training time), LLM answers (validity, judge).
+    `evaluation_runs`: the runs of merged evaluations (default: the report's own run)."""
     s = report.summary
     quality = [p for p in (
         _panel(s, "Median percentile of the chosen config (1 = the dataset's best)", "median_percentile"),
@@ -104,7 +139,9 @@ def build_spec(report: EvaluationReport, entity: str | None = None) -> ReportSpe
             for m in s]
     return ReportSpec(title=f"metallmix-wandb evaluation: {report.project}",
                       description=f"LLMs and baselines on {report.metric}, leave-one-dataset-out ({report.mode} mode)",
-                      project=report.project, entity=entity, evaluation_run=report.wandb_run, sections=sections,
+                      project=report.project, entity=entity, evaluation_run=report.wandb_run,
+                      evaluation_runs=evaluation_runs if evaluation_runs is not None else
+                      [r for r in [report.wandb_run] if r], sections=sections,
                       table_columns=columns, table_rows=rows)
 
 

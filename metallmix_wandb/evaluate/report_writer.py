@@ -1,6 +1,7 @@
 """Render a ReportSpec: a W&B Report (wandb-workspaces) online; offline the spec JSON, one PNG per
-panel (matplotlib, Agg) and a small self-contained HTML page that shows them. Tested through
-tests/evaluate/test_pipeline.py and test_tune_mode.py (`to_wandb_report`, and `report --offline`)."""
+panel (matplotlib, Agg) and a small self-contained HTML page that shows them. Tested at the wire in
+tests/evaluate/test_report_online.py (save, entity, run set, title, failures) and offline through
+test_pipeline.py and test_tune_mode.py (`report --offline`)."""
 
 from __future__ import annotations
 
@@ -10,31 +11,69 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from metallmix_wandb.evaluate.report_spec import Panel, ReportSpec
+from metallmix_wandb.evaluate.report_spec import Panel, ReportSpec, RunRef, run_refs
 
 SPEC_FILE, HTML_FILE = "report_spec.json", "index.html"
 
 
+TITLE_MAX = 128  # wandb_workspaces.reports.v2.Report.title is Field(max_length=128): longer fails validation
+
+
+class ReportSaveError(RuntimeError):
+    """The spec cannot become an online report (no evaluation run to read, no entity)."""
+
+
+def fit_title(title: str, limit: int = TITLE_MAX) -> str:
+    """The title cut to what the API accepts, with an ellipsis where it was cut."""
+    return title if len(title) <= limit else title[: limit - 1].rstrip() + "\u2026"
+
+
+def _evaluation_runs(spec: ReportSpec) -> list[RunRef]:
+    if refs := run_refs(spec):
+        return refs
+    raise ReportSaveError("no W&B evaluation run in these results (evaluated with --no-log, or its logging "
+                          "failed), so the report's panels would have nothing to read")
+
+
 def to_wandb_report(spec: ReportSpec) -> Any:
-    """The wandb-workspaces Report object (built offline; `save()` needs a W&B server)."""
+    """The wandb-workspaces Report object (built offline; `save()` needs a W&B server). Its run sets select
+    the evaluation run(s) by id (one per entity/project); `spec.entity` must be resolved already."""
     with warnings.catch_warnings():  # its pydantic-v1-style validators warn on import
         warnings.simplefilter("ignore", DeprecationWarning)
         import wandb_workspaces.reports.v2 as wr
+        from wandb_workspaces import expr
 
-    runset = wr.Runset(entity=spec.entity or "", project=spec.project, name="evaluation runs", query="evaluation")
+    groups: dict[tuple[str, str], list[str]] = {}
+    for ref in _evaluation_runs(spec):
+        where = (ref.entity or spec.entity or "", ref.project or spec.project)
+        groups.setdefault(where, []).append(ref.run_id)
+    runsets = []
+    for (entity, project), ids in groups.items():  # Metric("ID") is the run id (`name` in GraphQL)
+        by_id = expr.Metric("ID").isin(ids) if len(ids) > 1 else expr.Metric("ID") == ids[0]
+        runsets.append(wr.Runset(entity=entity, project=project, filters=expr.And(by_id),
+                                 name="evaluation runs" if len(ids) > 1 else "evaluation run"))
     blocks: list[Any] = [wr.P(spec.description)]
     for section in spec.sections:
         blocks += [wr.H2(section.heading), wr.P(section.text)] if section.text else [wr.H2(section.heading)]
         panels = [wr.BarPlot(title=p.title, metrics=p.wandb_keys, orientation="h") for p in section.panels]
         if panels:
-            blocks.append(wr.PanelGrid(runsets=[runset], panels=panels))
+            blocks.append(wr.PanelGrid(runsets=runsets, panels=panels))
     blocks += [wr.H2("Ranked table"), wr.MarkdownBlock(text=markdown_table(spec)),
-               wr.PanelGrid(runsets=[runset], panels=[wr.WeavePanelSummaryTable(table_name="evaluation/summary")])]
-    return wr.Report(project=spec.project, entity=spec.entity or "", title=spec.title,
+               wr.PanelGrid(runsets=runsets, panels=[wr.WeavePanelSummaryTable(table_name="evaluation/summary")])]
+    return wr.Report(project=spec.project, entity=spec.entity or "", title=fit_title(spec.title),
                      description=spec.description, blocks=blocks)
 
 
 def save_wandb_report(spec: ReportSpec) -> str:
+    """Save the report under `spec.entity`, or the API's default entity (the key's user or team); its URL."""
+    _evaluation_runs(spec)  # before any request
+    if not spec.entity:
+        import wandb
+
+        entity = wandb.Api().default_entity
+        if not entity:
+            raise ReportSaveError("W&B has no default entity for this API key: pass --entity")
+        spec = spec.model_copy(update={"entity": entity})
     report = to_wandb_report(spec)
     report.save()
     return str(report.url)

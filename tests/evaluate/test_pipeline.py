@@ -107,8 +107,8 @@ def test_wandb_report_is_built_from_the_same_spec(env: Nb201Kb, tmp_path: Path) 
     report = _evaluate(env, tmp_path / "e.json", "--budget", "3", "--seeds", "1", "--no-llm", "--baselines",
                        "random,meta-learner", "--datasets", "CIFAR-10", "--no-log")
     assert report["wandb_run"] is None
-    spec = build_spec(load_local(tmp_path / "e.json"), entity="team")
-    wandb_report = to_wandb_report(spec)  # building needs no server; saving does
+    spec = build_spec(load_local(tmp_path / "e.json"), entity="team", evaluation_runs=[f"team/{PROJECT}/ev1"])
+    wandb_report = to_wandb_report(spec)  # building needs no server; saving does (test_report_online.py)
     assert wandb_report.title == spec.title and wandb_report.project == PROJECT
     keys = [k for s in spec.sections for p in s.panels for k in p.wandb_keys]
     assert "meta-learner/median_percentile" in keys

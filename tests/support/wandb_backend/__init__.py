@@ -16,7 +16,8 @@ falling back to the name in the query text):
   (wandb-core's live tail, for steps >= `BackendRun.live_from_step`)
 - launch: pushToRunQueueByName, ProjectRunQueues, pushToRunQueue, GetRunQueueItem
 - artifacts: ArtifactMembershipByName, FetchArtifactManifest, GetArtifactMembershipFileUrls (download)
-- reports (wandb-workspaces 0.4.13 `Report.save()`): GetProjects, CreateProject, upsertView
+- reports (wandb-workspaces 0.4.13 `Report.save()`): GetProjects, CreateProject, ProjectInternalId (run sets),
+  upsertView (an empty entityName is refused)
 - wandb-core telemetry (POST /sdk/otel/v1/*) is accepted and ignored (counted as "otel").
 
 Anything else (another operation, an unsupported filter or order, an unknown URL) is answered with a

@@ -1,5 +1,6 @@
 """Projects and report save: what `wandb_workspaces.reports.v2.Report.save()` sends (wandb-workspaces
-0.4.13 over wandb 0.31.0): GetProjects, CreateProject when the project is new, then upsertView."""
+0.4.13 over wandb 0.31.0): GetProjects, CreateProject when the project is new, ProjectInternalId for each
+run set that names its entity and project (reports/v2/gql.py `projectInternalId`), then upsertView."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from tests.support.wandb_backend.model import gql_id, now_iso
 from tests.support.wandb_backend.operations import op
-from tests.support.wandb_backend.server import GqlRequest
+from tests.support.wandb_backend.server import GqlRequest, GraphQLError
 
 if TYPE_CHECKING:
     from tests.support.wandb_backend.server import Backend
@@ -42,10 +43,20 @@ def create_project(b: Backend, r: GqlRequest) -> dict[str, Any]:
     return {"result": {"project": node, "model": node, "inserted": inserted}}
 
 
+@op("ProjectInternalId")
+def project_internal_id(b: Backend, r: GqlRequest) -> dict[str, Any]:
+    """A run set's project: its internal id, or null when it does not exist (the SDK then refuses)."""
+    pid = b.world.project_id(r.variables["entityName"], r.variables["projectName"], create=False)
+    return {"project": None if pid is None else {"id": gql_id("Project", str(pid)), "internalId": str(pid)}}
+
+
 @op("upsertView")
 def upsert_view(b: Backend, r: GqlRequest) -> dict[str, Any]:
-    """Stores the report (variables as sent, spec a JSON string) in `world.reports`, keyed by its id."""
+    """Stores the report (variables as sent, spec a JSON string) in `world.reports`, keyed by its id.
+    An empty entityName is refused, as W&B refuses an entity that does not exist."""
     v = dict(r.variables)
+    if not v.get("entityName"):
+        raise GraphQLError("entity not found: ''")
     pid = b.world.project_id(v["entityName"], v["projectName"]) or 0
     existing = next((rep for rep in b.world.reports if v.get("id") and rep["id"] == v["id"]), None)
     if existing is None:
