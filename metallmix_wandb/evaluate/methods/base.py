@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from metallmix_wandb.evaluate.records import Family, MethodResult
 from metallmix_wandb.evaluate.request import EvalProtocol, EvaluateRequest, EvaluationError, LLMEndpoint
-from metallmix_wandb.evaluate.scoring import Scorer, TrialScorer
+from metallmix_wandb.evaluate.scoring import Scorer, SearchFn, TrialScorer
 from metallmix_wandb.knowledge.records import Experiment, MetaValue
 from metallmix_wandb.space.search_space import SearchSpace
 
@@ -112,3 +112,25 @@ def in_space(space: SearchSpace, config: Mapping[str, Any]) -> dict[str, Any] | 
     flat = space.flatten(config)
     result = space.validate_config({k: v for k, v in flat.items() if k in space.params})
     return result.config if result.ok else None
+
+
+@dataclass(frozen=True)
+class SearchMethod:
+    """A budgeted search baseline (random search, BO): `search` run once per seed against the table in
+    lookup mode, or as the W&B sweep method of the same name in train mode. Both protocols run it at
+    the same budget and seeds as the methods it is compared with."""
+
+    name: str
+    search: SearchFn
+    family: Family = "search"
+    protocols: tuple[EvalProtocol, ...] = ("recommend", "tune")
+    per_model: bool = False
+    needs_fold: bool = False
+
+    @property
+    def switch(self) -> str:
+        return self.name
+
+    def run(self, ctx: FoldContext) -> list[MethodResult]:
+        req = ctx.request
+        return [ctx.scorer.search(self.name, self.search, ctx.space, req.budget, seed) for seed in req.seeds]

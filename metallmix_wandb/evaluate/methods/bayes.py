@@ -14,9 +14,7 @@ import math
 import warnings
 from typing import Any
 
-from metallmix_wandb.evaluate.methods.base import FoldContext
-from metallmix_wandb.evaluate.records import Family, MethodResult
-from metallmix_wandb.evaluate.request import EvalProtocol
+from metallmix_wandb.evaluate.methods.base import SearchMethod
 from metallmix_wandb.evaluate.scoring import Objective, SearchTrace, trace_of
 from metallmix_wandb.space.search_space import SearchSpace
 
@@ -81,17 +79,4 @@ def bayes_search(space: SearchSpace, objective: Objective, budget: int, seed: in
     return trace_of(configs, values)
 
 
-class BayesSearch:
-    name = "bayes"
-    family: Family = "search"
-    protocols: tuple[EvalProtocol, ...] = ("recommend", "tune")
-    switch = name
-    per_model = False
-    needs_fold = False
-
-    def run(self, ctx: FoldContext) -> list[MethodResult]:
-        req = ctx.request
-        return [ctx.scorer.search(self.name, bayes_search, ctx.space, req.budget, seed) for seed in req.seeds]
-
-
-BAYES = BayesSearch()
+BAYES = SearchMethod("bayes", bayes_search)
