@@ -33,7 +33,8 @@ from metallmix_wandb.cli.options import dataset_options, knowledge_options, open
 @click.option("--queue", help="Run each trial on this W&B Launch queue (needs a W&B server).")
 @click.option("--job", help="Launch job for --queue (default ENTITY/PROJECT/metallmix-train:latest).")
 @click.option("--run-local", is_flag=True, help="Train each trial here through the Launch contract (the default with --data).")
-@click.option("--trial-timeout", type=click.FloatRange(min=1), help="Seconds before a trial counts as crashed.")
+@click.option("--trial-timeout", type=click.FloatRange(min=1),
+              help="Seconds before a trial counts as crashed (with --queue: 6 h by default).")
 @click.option("--resume", is_flag=True, help="Continue the last tune of this project, data, space and objective.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")

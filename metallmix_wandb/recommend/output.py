@@ -52,7 +52,9 @@ def _launch(rec: Recommendation, space: SearchSpace, settings: Any, opts: dict[s
     dataset = str(Path(opts["data"]).resolve()) if opts.get("data") else None
     spec = build_launch_spec(rec.config, recommendable_space(space), dataset=dataset, project=settings.project,
                              entity=settings.entity, job=opts.get("job"), queue=opts.get("queue"), group=group,
-                             tags=["metallmix-recommendation", rec.source])
+                             tags=["metallmix-recommendation", rec.source],
+                             notes=f"metallmix-wandb recommendation ({rec.source})"
+                                   + (f", logged as {logged.run_path}" if logged else ""))
     folder = Path(logged.run_dir) if logged else settings.cache_dir / "launch"
     spec_path = write_spec(spec, folder, f"{group}")
     result: dict[str, Any] = {"spec": str(spec_path)}

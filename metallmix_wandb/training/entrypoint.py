@@ -309,8 +309,11 @@ def main(argv: list[str] | None = None) -> int:
 
     import wandb
 
-    try:
-        run = wandb.init(config=defaults(), job_type=os.environ.get("WANDB_JOB_TYPE") or "train")
+    from metallmix_wandb.training.launch_spec import launch_init_labels
+
+    try:  # a launched run's group, tags, notes and name come in its run config (launch_spec.RUN_LABELS_KEY)
+        run = wandb.init(config=defaults(), job_type=os.environ.get("WANDB_JOB_TYPE") or "train",
+                         **launch_init_labels())
     except Exception as exc:  # no login online, an unwritable WANDB_DIR, ...
         print(f"error: wandb.init failed: {exc}", file=sys.stderr)
         result.write(status="failed", error=f"wandb.init failed: {exc}", exit_code=EXIT_FAILED)

@@ -1,6 +1,7 @@
 """Evaluate a tune trial by training it: here through the W&B Launch contract (`--run-local`), or on
 a Launch queue (`--queue`). Either way the trial is a W&B run in the tune's group whose notes carry
-the reasoning that chose it, and its result is read back from the run itself (history + summary).
+the reasoning that chose it (group, tags, notes and name travel in the run config: see
+training/launch_spec.py), and its result is read back from the run itself (history + summary).
 
 A runner is the `evaluate_config(config) -> TrialResult` of `run_tune_loop`; the loop tells it the
 trial number and proposal first (`set_proposal`, passed as `on_proposal`).
@@ -16,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from metallmix_wandb.training.launch import LaunchError, env_overrides, run_local, write_spec
+from metallmix_wandb.training.launch import LaunchError, enqueue, env_overrides, run_local, write_spec
 from metallmix_wandb.training.launch_spec import LaunchSpec, build_launch_spec
 from metallmix_wandb.knowledge.records import RawRun
 from metallmix_wandb.numbers import finite_or_none
@@ -25,6 +26,9 @@ from metallmix_wandb.tune.records import Proposal, TrialResult
 
 MAX_NOTES = 4000
 EXIT_RECORD_WAIT_S = 15.0
+DEFAULT_QUEUE_TIMEOUT_S = 6 * 3600.0  # a queued trial waits for an agent, then trains: give up after this
+TERMINAL_STATES = ("finished", "crashed", "failed", "killed")
+HISTORY_SAMPLES = 10_000  # more than any trial's epochs: `run.history` then returns every row
 
 
 def epoch_rows(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -80,7 +84,10 @@ class TrialRunner:
     def spec(self, config: dict[str, Any], **kw: Any) -> LaunchSpec:
         tags = ["metallmix-tune", self.group, f"trial-{self.number}"]
         return build_launch_spec(config, self.space, dataset=self.dataset, project=self.project, entity=self.entity,
-                                 group=self.group, tags=tags, **kw)
+                                 group=self.group, tags=tags, notes=self.notes(), name=self.run_name(), **kw)
+
+    def run_name(self) -> str:
+        return f"{self.name} trial {self.number}"
 
     def notes(self) -> str:
         p = self.proposal
@@ -100,8 +107,7 @@ class LocalTrialRunner(TrialRunner):
         result_path = self.folder / f"{stem}.result.json"
         result_path.unlink(missing_ok=True)
         start = time.perf_counter()
-        with env_overrides(WANDB_NOTES=self.notes(), WANDB_NAME=f"{self.name} trial {self.number}",
-                           METALLMIX_RESULT_PATH=str(result_path), WANDB_JOB_TYPE="train"):
+        with env_overrides(METALLMIX_RESULT_PATH=str(result_path), WANDB_JOB_TYPE="train"):
             try:
                 local = run_local(spec_path, spec, timeout_s=self.timeout_s)
                 exit_code, tail = local.exit_code, local.log_tail
@@ -124,12 +130,14 @@ class LocalTrialRunner(TrialRunner):
 
 
 class QueueTrialRunner(TrialRunner):
-    """Enqueue the trial on a W&B Launch queue with a preset run id, then wait for that run through
-    the W&B API. Needs a W&B server (not verifiable offline; offline it fails with a clear message)."""
+    """Enqueue the trial on a W&B Launch queue with a preset run id, then poll that run through the W&B
+    API until it ends (or `timeout_s`, default DEFAULT_QUEUE_TIMEOUT_S). Needs a W&B server."""
 
     def __init__(self, *args: Any, queue: str, job: str | None = None, poll_s: float = 15.0, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.queue, self.job, self.poll_s = queue, job, poll_s
+        if self.timeout_s is None:
+            self.timeout_s = DEFAULT_QUEUE_TIMEOUT_S
 
     def __call__(self, config: dict[str, Any]) -> TrialResult:
         from metallmix_wandb.training.offline_sweep import new_id
@@ -139,54 +147,49 @@ class QueueTrialRunner(TrialRunner):
         if (os.environ.get("WANDB_MODE") or "").lower() in {"offline", "disabled", "dryrun"}:
             raise LaunchError(f"W&B is offline, so queue '{self.queue}' cannot be reached (spec saved at "
                               f"{spec_path}); use --run-local to train the trials here")
-        if not spec.job:
-            raise LaunchError("no Launch job to enqueue: pass --job ENTITY/PROJECT/JOB:ALIAS (or --entity)")
         run_id = new_id()
         start = time.perf_counter()
-        try:
-            from wandb.sdk.launch import launch_add
-
-            launch_add(job=spec.job, config={"overrides": spec.overrides}, project=spec.project, entity=spec.entity,
-                       queue_name=spec.queue, run_id=run_id, name=f"{self.name} trial {self.number}")
-        except Exception as exc:  # no key, no server, unknown queue
-            raise LaunchError(f"could not enqueue on '{self.queue}' ({type(exc).__name__}: {exc}); "
-                              f"spec saved at {spec_path}") from exc
+        enqueue(spec, spec_path, run_id=run_id)  # checks the job first: a wrong --job queues nothing
         return self._wait(config, run_id, start)
 
-    def label(self, run: Any) -> bool:
-        """Put the launched run in the tune's group, with its tags and reasoning: `launch_add` takes
-        neither group nor notes, so they are set through the public API (`Run.update`). Best-effort:
-        a failure leaves the trial ungrouped, never lost."""
-        try:
-            run.group = self.group
-            run.tags = sorted({*(run.tags or []), "metallmix-tune", self.group, f"trial-{self.number}"})
-            run.notes = self.notes()
-            run.update()
-        except Exception:  # noqa: BLE001 - permissions, a transient API error
-            return False
-        return True
-
     def _wait(self, config: dict[str, Any], run_id: str, start: float) -> TrialResult:
+        """Poll fresh state: `Api.run()` caches its Run, so the first read is reloaded each time
+        (`run.load(force=True)`, one request per poll)."""
         import wandb
 
         api = wandb.Api(timeout=60)
         path = "/".join(p for p in (self.entity or api.default_entity, self.project, run_id) if p)
-        labelled = False
+        run, state = None, "queued"
+        timeout = self.timeout_s or DEFAULT_QUEUE_TIMEOUT_S
         while True:
-            if self.timeout_s is not None and time.perf_counter() - start > self.timeout_s:
-                return TrialResult(config=config, status="crashed", error=f"not finished after {self.timeout_s:g} s",
-                                   run_path=path)
             try:
-                run = api.run(path)
+                if run is None:
+                    run = api.run(path)  # RunNotFoundError until an agent starts the run
+                else:
+                    run.load(force=True)
                 state = run.state
-            except Exception:  # noqa: BLE001 - not created yet (still queued)
-                state = "queued"
-            if state != "queued" and not labelled:
-                labelled = self.label(run)
-            if state in ("finished", "crashed", "failed", "killed"):
+            except Exception:  # noqa: BLE001 - not started yet, or a transient API error: poll again
+                pass
+            if state in TERMINAL_STATES:
                 break
-            time.sleep(self.poll_s)
-        self.label(run)  # again once finished: the run's own last upsert may have reset it
-        raw = RawRun(path=path, run_id=run_id, state=state, exit_code=0 if state == "finished" else 1,
-                     config=dict(run.config), summary=dict(run.summary), history=list(run.scan_history()))
-        return result_from_run(config, raw, {}, self.metric, self.time_metric, raw.exit_code, run_path=path)
+            left = timeout - (time.perf_counter() - start)
+            if left <= 0:
+                return TrialResult(config=config, status="crashed", run_path=path, seconds=time.perf_counter() - start,
+                                   error=f"not finished after {timeout:g} s (last state: {state}; the queue item "
+                                         f"may still run: delete it in the W&B UI if not wanted)")
+            time.sleep(min(self.poll_s, left))
+        raw = self._read(run, path, run_id, state)
+        result = result_from_run(config, raw, {}, self.metric, self.time_metric, raw.exit_code, run_path=path)
+        result.seconds = time.perf_counter() - start
+        return result
+
+    @staticmethod
+    def _read(run: Any, path: str, run_id: str, state: str) -> RawRun:
+        """The ended run as plain JSON: `summary_metrics` (not `run.summary`, whose nested values are
+        SummarySubDict objects that do not serialise) and every history row in one request."""
+        try:
+            history = run.history(samples=HISTORY_SAMPLES, pandas=False)
+        except Exception:  # noqa: BLE001 - the metric is in the summary; the curve is a bonus
+            history = []
+        return RawRun(path=path, run_id=run_id, state=state, exit_code=0 if state == "finished" else 1,
+                      config=dict(run.config), summary=dict(run.summary_metrics), history=list(history))

@@ -111,7 +111,8 @@ def test_queue_without_a_server_keeps_a_valid_spec(kb: dict) -> None:
     spec = json.loads(Path(data["launch"]["spec"]).read_text())
     assert spec["queue"] == "gpu-queue" and spec["job"] == f"team/{EXPLAIN_PROJECT}/metallmix-train:latest"
     run_config = spec["overrides"]["run_config"]
-    assert kb["space"].without("dataset").validate_config(run_config).ok
+    labels = run_config.pop("_metallmix_run")  # group/tags/notes for wandb.init (training/launch_spec.py)
+    assert labels["group"].startswith("recommendation") and kb["space"].without("dataset").validate_config(run_config).ok
 
 
 def test_judge_rescoring_a_logged_recommendation(kb: dict) -> None:

@@ -1,4 +1,5 @@
-"""Trial runners and the tune state file: a crashed real trial, results read back from runs, atomic state."""
+"""Trial runners and the tune state file: a crashed real trial, results read back from runs, atomic state.
+The queued trial (`--queue`) is tested at the wire in test_trials_backend.py."""
 
 from __future__ import annotations
 
@@ -86,64 +87,3 @@ def test_a_real_trial_that_crashes_is_a_crashed_result(wandb_offline_env: Path, 
     raw = read_run(result.run_dir)
     assert raw.group == "tune-c" and raw.state == "crashed" and "because" in raw.notes
     assert raw.name == "tune-c trial 1" and "trial-1" in raw.tags
-
-
-class _ApiRun:
-    """Stands in for `wandb.apis.public.Run`: a queued trial's run lives on a W&B server, which cannot run
-    here. Only the attributes `QueueTrialRunner` reads and writes, with the real names."""
-
-    def __init__(self, states: list[str], fail_update: bool = False) -> None:
-        self.states, self.fail_update = states, fail_update
-        self.group: str | None = None
-        self.tags: list[str] = ["from-launch"]
-        self.notes: str | None = None
-        self.config = {"base_model": "mobilenet_v3_small", "learning_rate": 0.001}
-        self.summary = {"test/acc": 0.75, "train_time_s": 4.0}
-        self.updates: list[tuple[str | None, list[str], str | None]] = []
-
-    @property
-    def state(self) -> str:
-        return self.states.pop(0) if len(self.states) > 1 else self.states[0]
-
-    def update(self) -> None:
-        if self.fail_update:
-            raise PermissionError("no write access")
-        self.updates.append((self.group, list(self.tags), self.notes))
-
-    def scan_history(self) -> list[dict]:
-        return [{"_step": 0, "epoch": 0, "val/acc": 0.7}]
-
-
-class _Api:
-    def __init__(self, run: _ApiRun, missing: int = 1) -> None:
-        self.run_obj, self.missing, self.default_entity = run, missing, "team"
-
-    def run(self, path: str) -> _ApiRun:
-        if self.missing:  # still queued: the run does not exist yet
-            self.missing -= 1
-            raise ValueError(f"Could not find run {path}")
-        return self.run_obj
-
-
-@pytest.mark.parametrize("fail_update", [False, True])
-def test_a_queued_trial_is_put_in_the_tunes_group(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                   fail_update: bool) -> None:
-    import wandb
-
-    from metallmix_wandb.tune.trials import QueueTrialRunner
-
-    api_run = _ApiRun(["running", "running", "finished"], fail_update=fail_update)
-    monkeypatch.setattr(wandb, "Api", lambda timeout=None: _Api(api_run))
-    runner = QueueTrialRunner(SPACE, dataset=None, project="p", group="tune-abc", folder=tmp_path, queue="q",
-                              poll_s=0.0)
-    runner.set_proposal(2, Proposal(config={}, source="surrogate", reasoning="lower lr helped"))
-    config = {"base_model": "mobilenet_v3_small", "learning_rate": 0.001}
-    result = runner._wait(config, "r1", start=0.0)
-    assert result.ok and result.metric == 0.75 and result.run_path == "team/p/r1"  # labelling never loses it
-    if fail_update:
-        assert api_run.updates == []
-    else:
-        group, tags, notes = api_run.updates[-1]
-        assert group == "tune-abc" and {"from-launch", "tune-abc", "trial-2"} <= set(tags)
-        assert notes and "lower lr helped" in notes
-        assert len(api_run.updates) == 2  # while running, and again once finished
