@@ -143,3 +143,10 @@ def use_artifact(b: Backend, r: GqlRequest) -> dict[str, Any]:
     return {"useArtifact": {"artifact": {"id": art.id, "digest": art.client_digest or art.digest,
                                          "description": art.description, "state": art.state,
                                          "createdAt": now_iso(), "metadata": json.dumps(art.metadata)}}}
+
+
+@op("ArtifactByID")
+def artifact_by_id(b: Backend, r: GqlRequest) -> dict[str, Any]:
+    """`Artifact.wait()` after `log_artifact` reloads the committed version by id."""
+    art = next((a for a in b.world.artifacts if a.id == r.variables["id"]), None)
+    return {"artifact": artifact_fragment(b, art) if art else None}

@@ -77,6 +77,15 @@ class RequestLog:
     at: float = 0.0  # time.monotonic() when the answer went out
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that drops a keep-alive connection (a wandb-core process exiting) is no error."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
+
+
 class Backend:
     """A W&B-compatible server on 127.0.0.1 (random port), serving `world`. See the package docstring."""
 
@@ -100,7 +109,7 @@ class Backend:
         self.server_features: list[str] = []  # names answered as enabled by ServerFeaturesQuery
         self._lock = threading.Lock()
         self._closing = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        self._server = _QuietServer(("127.0.0.1", 0), _make_handler(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
