@@ -6,6 +6,7 @@ the backend, and downloads the artifact through `run.use_artifact` (lineage reco
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,9 @@ from metallmix_wandb.knowledge.records import Experiment, RawRun
 from metallmix_wandb.space.search_space import SearchSpace
 from metallmix_wandb.training.launch import run_local, write_spec
 from metallmix_wandb.training.launch_spec import build_launch_spec
-from tests.support.wandb_backend import Backend, wandb_backend_fixture
+from tests.support.wandb_backend import Backend, wandb_backend_session_fixture
 
-wandb_backend = pytest.fixture(wandb_backend_fixture)
+wandb_backend = pytest.fixture(wandb_backend_session_fixture)
 REPO = Path(__file__).resolve().parents[2]
 SMOKE = SearchSpace.from_yaml(REPO / "sweeps" / "smoke.yaml").without("dataset")
 
@@ -27,8 +28,6 @@ SMOKE = SearchSpace.from_yaml(REPO / "sweeps" / "smoke.yaml").without("dataset")
 def _log(path: Path, name: str, project: str) -> str:
     result = CliRunner().invoke(main, ["dataset", "log", str(path), "--name", name, "-p", project, "--json"])
     assert result.exit_code == 0, result.output
-    import json
-
     return json.loads(result.output)["reference"]
 
 
