@@ -23,11 +23,12 @@ falling back to the name in the query text):
 - artifact logging and use (operations_artifact_log.py): ArtifactType, CreateArtifact (deduplicated by
   digest), CreateArtifactManifest/UpdateArtifactManifest, CreateArtifactFiles + PUT, CommitArtifact,
   ArtifactByID, UseArtifact (lineage on the run)
+- run deletion: DeleteRun
 - wandb-core telemetry (POST /sdk/otel/v1/*) is accepted and ignored (counted as "otel").
 
 Anything else (another operation, an unsupported filter or order, an unknown URL) is answered with a
 GraphQL error / 404, appended to `backend.unknown` and printed to stderr: the backend never answers
-silently wrong. Not served yet: sweeps, report loading/listing, run deletion, the launch agent.
+silently wrong. Not served yet: sweeps, report loading/listing, the launch agent.
 
 How a test uses it::
 

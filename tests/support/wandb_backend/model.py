@@ -128,6 +128,7 @@ class BackendArtifact:
     description: str | None = None
     created_by: str | None = None  # the run id that logged it
     client_digest: str | None = None  # the manifest digest the SDK sent (deduplication)
+    client_id: str | None = None  # the SDK's id for this version (the same save sends it twice)
     pending_aliases: list[str] = field(default_factory=list)  # set on commit
     uploads: dict[str, str] = field(default_factory=dict)  # path (or the manifest's name) -> blob token
 

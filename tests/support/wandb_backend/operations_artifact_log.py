@@ -42,28 +42,34 @@ def artifact_type(b: Backend, r: GqlRequest) -> dict[str, Any]:
 
 def _created(art: BackendArtifact, latest: BackendArtifact | None) -> dict[str, Any]:
     return {"id": art.id, "state": art.state,
-            "artifactSequence": {"latestArtifact": {"id": latest.id} if latest else None}}
+            "artifactSequence": {"id": gql_id("ArtifactSequence", art.entity, art.project, art.name),
+                                 "latestArtifact": {"id": latest.id, "versionIndex": latest.version}
+                                 if latest else None}}
 
 
 @op("CreateArtifact")
 def create_artifact(b: Backend, r: GqlRequest) -> dict[str, Any]:
-    """A new PENDING version, or the committed version with the same digest (the server deduplicates)."""
-    v = r.variables["input"]
+    """A new PENDING version; the same one again for the same client id (wandb-core saving what the
+    Python side created, as `wandb job create` does); or the committed version with the same digest
+    (the server deduplicates). wandb-core sends one `input` object, the Python SDK loose variables."""
+    v = r.variables.get("input") or r.variables
     entity, project = v.get("entityName") or b.world.default_entity, v["projectName"]
-    name = v["artifactCollectionName"]
+    name = v.get("artifactCollectionName") or v["artifactCollectionNames"][0]
     b.world.project_id(entity, project)
     same = [a for a in b.world.artifacts if (a.entity, a.project, a.name) == (entity, project, name)]
     committed = [a for a in same if a.state == "COMMITTED"]
     latest = max(committed, key=lambda a: a.version) if committed else None
     if any(a.type != v["artifactTypeName"] for a in same):
         raise GraphQLError(f"artifact collection {name} has another type than {v['artifactTypeName']}")
-    known = next((a for a in committed if a.client_digest == v["digest"]), None)
+    known = next((a for a in same if v.get("clientID") and a.client_id == v["clientID"]), None) \
+        or next((a for a in committed if a.client_digest == v["digest"]), None)
     if known is not None:
         return {"createArtifact": {"artifact": _created(known, latest)}}
     art = BackendArtifact(entity=entity, project=project, name=name, type=v["artifactTypeName"],
                           version=len(same), aliases=[], metadata=json.loads(v.get("metadata") or "{}"),
                           state="PENDING", description=v.get("description"), created_by=v.get("runName"),
-                          client_digest=v["digest"], pending_aliases=[a["alias"] for a in v.get("aliases") or []])
+                          client_digest=v["digest"], client_id=v.get("clientID"),
+                          pending_aliases=[a["alias"] for a in v.get("aliases") or []])
     b.world.artifacts.append(art)
     return {"createArtifact": {"artifact": _created(art, latest)}}
 

@@ -86,3 +86,13 @@ def file_stream(b: Backend, m: re.Match[str], body: bytes) -> tuple[int, Any]:
     elif run.state not in ("finished", "failed", "crashed", "killed"):
         run.state = "running"
     return 200, {"exitcode": None, "limits": {}}
+
+
+@op("DeleteRun")
+def delete_run(b: Backend, r: GqlRequest) -> dict[str, Any]:
+    """`Run.delete()` (wandb/apis/public/runs.py); `wandb job create` deletes its hidden run with it."""
+    run = b.world.run_by_storage_id(r.variables["id"])
+    if run is None:
+        raise GraphQLError(f"run {r.variables['id']} not found")
+    del b.world.runs[(run.entity, run.project, run.name)]
+    return {"deleteRun": {"clientMutationId": None}}
