@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from metallmix_wandb.cli.app import fail, main
+from metallmix_wandb.numbers import short
 
 
 @main.group()
@@ -58,7 +59,7 @@ def log(path: Path, name: str, project: str | None, entity: str | None, modality
         return
     meta = logged.metadata["meta_features"]
     click.echo(f"logged dataset artifact {logged.reference}")
-    click.echo("meta-features: " + ", ".join(f"{k}={v}" for k, v in meta.items()))
+    click.echo("meta-features: " + ", ".join(f"{k}={short(v) if isinstance(v, float) else v}" for k, v in meta.items()))
     if logged.offline:
         click.echo(f"offline: upload it with `wandb sync {logged.run_dir}`; then pass "
                    f"--dataset-artifact {logged.reference}")

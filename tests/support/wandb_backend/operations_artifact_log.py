@@ -5,6 +5,8 @@ The saver's sequence: CreateArtifact (a PENDING version, or the existing one whe
 -> CreateArtifactManifest -> CreateArtifactFiles (upload URLs) -> PUT each file -> PUT the manifest ->
 CommitArtifact. The files land in `World.blobs` by upload token and are joined into the artifact's
 `files` from the committed manifest. `UseArtifact` records lineage on the run (`used_artifacts`).
+Tested in tests/support/test_wandb_backend_runlog.py, tests/datasets/test_artifacts.py and
+tests/training/test_launch_job.py (`wandb job create`).
 """
 
 from __future__ import annotations

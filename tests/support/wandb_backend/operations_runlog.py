@@ -5,7 +5,8 @@ exit) and run-file uploads (CreateRunFiles + PUT to the returned URL).
 The file stream is a POST of JSON to /files/ENTITY/PROJECT/RUN/file_stream: {"files": {"wandb-history.jsonl":
 {"offset": N, "content": [json rows]}, "wandb-summary.json": {"content": [json]}, "output.log": ...},
 "complete": bool, "exitcode": int}; the run's history, summary and state follow it (state "running",
-then "finished" on exit code 0, else "failed"), as the real server does.
+then "finished" on exit code 0, else "failed"), as the real server does. Tested in
+tests/support/test_wandb_backend_runlog.py and by every test that runs `wandb.init` online.
 """
 
 from __future__ import annotations
