@@ -50,6 +50,7 @@ PURE = (
     "metallmix_wandb.space.spec",
     "metallmix_wandb.space.values",
     "metallmix_wandb.datasets.meta_features",
+    "metallmix_wandb.datasets.reference",
     "metallmix_wandb.knowledge.records",
     "metallmix_wandb.knowledge.experiments",
     "metallmix_wandb.knowledge.scaling",

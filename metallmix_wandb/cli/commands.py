@@ -4,6 +4,7 @@ Tested through tests/cli/ (each command's own test file)."""
 from __future__ import annotations
 
 from metallmix_wandb.cli import (  # noqa: F401  (each module registers its commands on `main`)
+    dataset_cmd,
     evaluate_cmd,
     explain_cmd,
     import_cmd,

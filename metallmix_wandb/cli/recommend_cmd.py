@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from metallmix_wandb.cli.app import main
-from metallmix_wandb.cli.options import dataset_options, knowledge_options, open_store
+from metallmix_wandb.cli.options import check_dataset_choice, dataset_options, knowledge_options, open_store
 
 
 @main.command()
@@ -51,6 +51,7 @@ def recommend(**opts: Any) -> None:
     """
     from metallmix_wandb.recommend.command import run_recommend
 
+    check_dataset_choice(opts)
     run_recommend(opts, open_store)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from metallmix_wandb.cli.app import fail, main
-from metallmix_wandb.cli.options import dataset_options, knowledge_options, open_store
+from metallmix_wandb.cli.options import check_dataset_choice, dataset_options, knowledge_options, open_store
 
 
 @main.command()
@@ -57,8 +57,9 @@ def tune(**opts: Any) -> None:
     err = Console(stderr=True)
     if opts["queue"] and opts["run_local"]:
         fail("give --queue or --run-local, not both")
-    if not opts["queue"] and not opts["data"]:
-        fail("training the trials here needs --data (with only --meta-features, pass --queue)")
+    check_dataset_choice(opts)
+    if not opts["queue"] and not opts["data"] and not opts["dataset_artifact"]:
+        fail("training the trials here needs --data or --dataset-artifact (with only --meta-features, pass --queue)")
     if opts["no_llm"] and (opts["model"] or opts["base_url"]):
         fail("--no-llm contradicts --model/--base-url")
     code = run_command(opts, err, open_store)

@@ -8,13 +8,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from metallmix_wandb.datasets.reference import ARTIFACT_SCHEME
 from metallmix_wandb.knowledge.records import Experiment, MetaValue, RawRun, SkippedRun, TrajectorySummary
 from metallmix_wandb.knowledge.trajectory import summarise_curve
 from metallmix_wandb.numbers import finite_or_none
 
 META_PREFIX = "meta/"
 # Logged beside the hyperparameters but chosen by nobody: facts about the run or the data.
-NON_HPARAM_KEYS = frozenset({"dataset", "dataset_name", "pretrained", "modality"})
+NON_HPARAM_KEYS = frozenset({"dataset", "dataset_name", "dataset_artifact", "pretrained", "modality"})
 NON_TRAINING_JOB_TYPES = frozenset({"sync", "recommendation", "evaluation", "tune", "report", "judge"})
 
 
@@ -56,6 +57,16 @@ def dataset_label(dataset: str) -> str:
     return PurePath(dataset).stem or dataset
 
 
+def dataset_value(config: Mapping[str, Any]) -> str | None:
+    """The run's `dataset` as text. A run trained from a dataset artifact has it as W&B stores a used
+    artifact ({"_type": "artifactVersion", ...}, no project): its reference is `dataset_artifact`."""
+    dataset = config.get("dataset")
+    if isinstance(dataset, Mapping) and dataset.get("_type") == "artifactVersion":
+        name = config.get("dataset_artifact")
+        return ARTIFACT_SCHEME + name if isinstance(name, str) and name else None
+    return dataset if isinstance(dataset, str) and dataset else None
+
+
 def to_experiment(raw: RawRun, names: MetricNames, run_path: str | None = None) -> Experiment | SkippedRun:
     """Keep finished training runs that carry a dataset, meta-features and a finite target metric."""
     if raw.job_type in NON_TRAINING_JOB_TYPES:
@@ -63,8 +74,8 @@ def to_experiment(raw: RawRun, names: MetricNames, run_path: str | None = None) 
     if raw.state != "finished":
         detail = f"exit code {raw.exit_code}" if raw.exit_code not in (None, 0) else "no exit record"
         return _skip(raw, raw.state, detail)
-    dataset = raw.config.get("dataset")
-    if not isinstance(dataset, str) or not dataset:
+    dataset = dataset_value(raw.config)
+    if dataset is None:
         return _skip(raw, "no dataset", "config has no 'dataset' key")
     hparams, meta = split_config(raw.config)
     if not any(isinstance(v, float) for v in meta.values()):

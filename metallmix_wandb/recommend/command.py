@@ -52,7 +52,8 @@ def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> Non
     from rich.console import Console
 
     from metallmix_wandb.knowledge.meta_learner.artifact import KnowledgeError, load_knowledge
-    from metallmix_wandb.knowledge.similar import exclusion_keys, meta_features_for
+    from metallmix_wandb.cli.options import new_dataset_meta
+    from metallmix_wandb.knowledge.similar import exclusion_keys
     from metallmix_wandb.knowledge.store import StoreError
     from metallmix_wandb.recommend.pipeline import RecommendError, RecommendRequest, recommend
     from metallmix_wandb.settings import load_settings
@@ -65,7 +66,7 @@ def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> Non
     if not settings.project:
         fail("no project: pass --project or set WANDB_PROJECT")
     try:
-        meta = meta_features_for(opts["data"], opts["meta_json"], opts["modality"])
+        meta = new_dataset_meta(opts, settings)
         knowledge = load_knowledge(settings.project, settings.cache_dir, settings.entity, online=not settings.offline)
         space = SearchSpace.from_yaml(opts["space"]) if opts["space"] else knowledge.space
     except (ValueError, KnowledgeError, SearchSpaceError) as exc:

@@ -49,7 +49,7 @@ def _launch(rec: Recommendation, space: SearchSpace, settings: Any, opts: dict[s
     from metallmix_wandb.recommend.pipeline import recommendable_space
 
     group = f"recommendation-{logged.run_id}" if logged else "recommendation"
-    dataset = str(Path(opts["data"]).resolve()) if opts.get("data") else None
+    dataset = opts.get("dataset_artifact") or (str(Path(opts["data"]).resolve()) if opts.get("data") else None)
     spec = build_launch_spec(rec.config, recommendable_space(space), dataset=dataset, project=settings.project,
                              entity=settings.entity, job=opts.get("job"), queue=opts.get("queue"), group=group,
                              tags=["metallmix-recommendation", rec.source],

@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from metallmix_wandb.datasets.reference import is_artifact_ref
 from metallmix_wandb.numbers import short
 
 FineTuning = Literal["feature_extraction", "partial_10", "partial_30", "full"]
@@ -43,8 +44,8 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    dataset: str | None = Field(None, description="MedMNIST .npz or class-per-folder dir "
-                                "(env METALLMIX_DATASET)")
+    dataset: str | None = Field(None, description="MedMNIST .npz or class-per-folder dir, or "
+                                "wandb-artifact://ENTITY/PROJECT/NAME:ALIAS (env METALLMIX_DATASET)")
     base_model: str = Field("mobilenet_v2", description="resnet50 efficientnet_b0 efficientnet_b5 "
                             "densenet121 inception_v3 xception nasnet_mobile resnet18 mobilenet_v2 "
                             "mobilenet_v3_small")
@@ -202,10 +203,11 @@ def _log_run(run: Any, cfg: TrainConfig, result: ResultFile, stop: Any) -> None:
     from metallmix_wandb.datasets.meta_features import to_config_keys
 
     if not cfg.dataset:
-        raise UsageError("no dataset: pass --dataset=PATH (a .npz or a class-per-folder directory) "
-                         "or set METALLMIX_DATASET")
-    ds = load_image_dataset(cfg.dataset)  # before importing torch: a bad path fails in a second
-    meta = dataset_meta_features(ds, cfg.modality)
+        raise UsageError("no dataset: pass --dataset=PATH (a .npz or a class-per-folder directory, or "
+                         "wandb-artifact://ENTITY/PROJECT/NAME:ALIAS) or set METALLMIX_DATASET")
+    local, modality = _dataset_source(run, cfg)
+    ds = load_image_dataset(local)  # before importing torch: a bad path fails in a second
+    meta = dataset_meta_features(ds, modality)
     run.config.update({"dataset_name": ds.name, **to_config_keys(meta)}, allow_val_change=True)
     for note in ds.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -225,6 +227,22 @@ def _log_run(run: Any, cfg: TrainConfig, result: ResultFile, stop: Any) -> None:
     result.write(summary=summary)
     print(f"test/acc={summary['test/acc']:.4f}  test/f1={summary['test/f1']:.4f}  "
           f"train_time_s={summary['train_time_s']:.1f}  pretrained={summary['pretrained']}", flush=True)
+
+
+def _dataset_source(run: Any, cfg: TrainConfig) -> tuple[str, str | None]:
+    """The local path to load, and the modality. A `wandb-artifact://` reference is downloaded into the
+    run's folder through `run.use_artifact` (lineage; online, W&B itself resolves such a config value to
+    the artifact and uses it), and the modality logged with it is kept unless one is given."""
+    assert cfg.dataset is not None
+    if not is_artifact_ref(cfg.dataset):
+        return cfg.dataset, cfg.modality
+    from metallmix_wandb.datasets.artifacts import artifact_config_keys, config_artifact, use_dataset
+
+    resolved = config_artifact(run.config.get("dataset"))
+    local, metadata, art = use_dataset(run, cfg.dataset, Path(run.dir).parent / "datasets", resolved)
+    run.config.update(artifact_config_keys(art), allow_val_change=True)
+    logged = (metadata.get("meta_features") or {}).get("modality")
+    return str(local), cfg.modality or (str(logged) if logged else None)
 
 
 def _train(run: Any, cfg: TrainConfig, ds: Any, result: ResultFile, stop: Any, device: str) -> Any:
@@ -302,6 +320,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warning: unknown hyperparameter(s) {', '.join(unknown)}: logged but not used",
               file=sys.stderr)
 
+    dataset = overrides.get("dataset", os.environ.get("METALLMIX_DATASET"))
+    if is_artifact_ref(dataset) and os.environ.get("WANDB_MODE", "").lower() in ("offline", "dryrun", "disabled"):
+        print(f"error: {dataset} needs W&B online (WANDB_MODE is offline): the artifact is downloaded from the "
+              "server; pass a local path as --dataset", file=sys.stderr)
+        return EXIT_USAGE
+
+    from metallmix_wandb.datasets.artifacts import config_dataset_text
     from metallmix_wandb.training.stop_signal import StopFlag
 
     stop = StopFlag().on_sigterm()
@@ -323,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
         if overrides:
             run.config.update(overrides, allow_val_change=True)
         result.write(status="running", run_id=run.id, run_dir=run_dir, config=dict(run.config))
-        cfg = TrainConfig.model_validate(dict(run.config))
+        cfg = TrainConfig.model_validate({**run.config, "dataset": config_dataset_text(run.config.get("dataset"))})
         _log_run(run, cfg, result, stop)
     except Exception as exc:
         message = _failure_message(exc)

@@ -31,7 +31,7 @@ EMBEDDED_NOTICE = ("[yellow]No --base-url: starting the embedded SmolLM2-135M de
 def _parts(opts: dict[str, Any], err: Console) -> tuple[Any, ...]:
     from metallmix_wandb.knowledge.meta_learner.artifact import load_knowledge
     from metallmix_wandb.space.search_space import SearchSpace
-    from metallmix_wandb.knowledge.similar import meta_features_for
+    from metallmix_wandb.cli.options import new_dataset_meta
     from metallmix_wandb.settings import load_settings
 
     settings = load_settings(project=opts["project"], entity=opts["entity"], qdrant_path=opts["qdrant_path"],
@@ -39,7 +39,7 @@ def _parts(opts: dict[str, Any], err: Console) -> tuple[Any, ...]:
                              llm_api_key=opts["api_key"])
     if not settings.project:
         raise ValueError("no project: pass --project or set WANDB_PROJECT")
-    meta = meta_features_for(opts["data"], opts["meta_json"], opts["modality"])
+    meta = new_dataset_meta(opts, settings)
     knowledge = load_knowledge(settings.project, settings.cache_dir, settings.entity, online=not settings.offline)
     space = SearchSpace.from_yaml(opts["space"])
     return settings, meta, knowledge, space
@@ -51,7 +51,7 @@ def _state(opts: dict[str, Any], settings: Any, meta: dict, space: Any, err: Con
     from metallmix_wandb.recommend.pipeline import recommendable_space
 
     tuned = recommendable_space(space).to_sweep_config()
-    dataset = str(Path(opts["data"]).resolve()) if opts["data"] else None
+    dataset = opts.get("dataset_artifact") or (str(Path(opts["data"]).resolve()) if opts["data"] else None)
     key = state_key(settings.project, dataset or meta, tuned, opts["objective"], opts["max_train_time"])
     path = state_path(settings.cache_dir, settings.project, key)
     old = load_state(path)

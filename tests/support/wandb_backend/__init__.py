@@ -18,12 +18,18 @@ falling back to the name in the query text):
 - artifacts: ArtifactMembershipByName, FetchArtifactManifest, GetArtifactMembershipFileUrls (download)
 - reports (wandb-workspaces 0.4.13 `Report.save()`): GetProjects, CreateProject, ProjectInternalId (run sets),
   upsertView (an empty entityName is refused)
+- online runs (`wandb.init`, operations_runlog.py): UpsertBucket (run start), OrganizationCoreWeave-
+  OrganizationID, CreateRunFiles + PUT uploads, POST /files/E/P/RUN/file_stream (history, summary,
+  console, exit -> state); counted as "file_stream" and "upload", not as GraphQL
+- artifact logging and use (operations_artifact_log.py): ArtifactType, CreateArtifact (deduplicated by
+  digest), CreateArtifactManifest/UpdateArtifactManifest, CreateArtifactFiles + PUT, CommitArtifact,
+  ArtifactByID, UseArtifact (lineage on the run)
+- run deletion: DeleteRun
 - wandb-core telemetry (POST /sdk/otel/v1/*) is accepted and ignored (counted as "otel").
 
 Anything else (another operation, an unsupported filter or order, an unknown URL) is answered with a
 GraphQL error / 404, appended to `backend.unknown` and printed to stderr: the backend never answers
-silently wrong. Not served yet: wandb.init/run logging (UpsertBucket from wandb-core's run start, file
-stream, uploads), sweeps, report loading/listing, artifact logging, run deletion, the launch agent.
+silently wrong. Not served yet: sweeps, report loading/listing, the launch agent.
 
 How a test uses it::
 
@@ -37,6 +43,9 @@ How a test uses it::
         runs = list(api.runs("team/proj", lazy=False))
         assert wandb_backend.graphql_counts() == {"Viewer": 1, "GetDefaultEntity": 1, "Runs": 1}
 
+A test that calls `wandb.init` in its own process uses `wandb_backend_session_fixture` instead (W&B
+ignores environment changes after its first session, so the session is torn down around the test).
+
 Controls: `backend.fail(500|429, times=N|None, operation="Runs")`, `fail(kind="timeout", hang_s=...)`,
 `fail(kind="reset")`, `set_latency(seconds, operation=None)`, `count(op)`, `graphql_counts()`,
 `requests` (method, path, operation, status, variables, time), `reset_counts()`, `publish_file()`.
@@ -45,9 +54,11 @@ WANDB_CONFIG_DIR, WANDB_CACHE_DIR and WANDB_DATA_DIR in a temp folder. wandb-cor
 Python process and outlives the backend; every `wandb.Api()` made inside the block talks to it.
 """
 
-from tests.support.wandb_backend.fixture import DUMMY_API_KEY, running_backend, wandb_backend_fixture
+from tests.support.wandb_backend.fixture import (DUMMY_API_KEY, running_backend, wandb_backend_fixture,
+                                                 wandb_backend_session_fixture)
 from tests.support.wandb_backend.model import BackendArtifact, BackendRun, LaunchQueue, QueueItem, World
 from tests.support.wandb_backend.server import Backend, Fault, GraphQLError, GqlRequest, wait_for
 
 __all__ = ["DUMMY_API_KEY", "Backend", "BackendArtifact", "BackendRun", "Fault", "GqlRequest", "GraphQLError",
-           "LaunchQueue", "QueueItem", "World", "running_backend", "wait_for", "wandb_backend_fixture"]
+           "LaunchQueue", "QueueItem", "World", "running_backend", "wait_for", "wandb_backend_fixture",
+           "wandb_backend_session_fixture"]

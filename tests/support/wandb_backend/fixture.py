@@ -56,3 +56,17 @@ def wandb_backend_fixture(tmp_path: Path) -> Iterator[Backend]:
     `wandb_backend = pytest.fixture(wandb_backend_fixture)` (see the package docstring)."""
     with running_backend(root=tmp_path / "wandb_backend") as backend:
         yield backend
+
+
+def wandb_backend_session_fixture(tmp_path: Path) -> Iterator[Backend]:
+    """Like `wandb_backend_fixture`, for tests that call `wandb.init` in the test process: W&B keeps
+    the settings (the base URL, the mode) of its first session and ignores later environment changes,
+    so the session is torn down before and after (the next `wandb.init` starts a fresh wandb-core)."""
+    import wandb
+
+    wandb.teardown()
+    try:
+        with running_backend(root=tmp_path / "wandb_backend") as backend:
+            yield backend
+    finally:
+        wandb.teardown()

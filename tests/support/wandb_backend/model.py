@@ -51,6 +51,11 @@ class BackendRun:
     #: History steps served as "live" (not yet exported to parquet); None = all exported when the
     #: backend has pyarrow, else all live.
     live_from_step: int | None = None
+    #: Written by an online `wandb.init` run (operations_runlog.py, operations_artifact_log.py): uploaded
+    #: run files by name, and the ids of the artifacts the run used (lineage) and logged.
+    files: dict[str, bytes] = field(default_factory=dict)
+    used_artifacts: list[str] = field(default_factory=list)
+    logged_artifacts: list[str] = field(default_factory=list)
 
     @property
     def storage_id(self) -> str:
@@ -118,6 +123,14 @@ class BackendArtifact:
     files: dict[str, bytes] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
     id: str = field(default_factory=lambda: gql_id("Artifact", str(next(_ids))))
+    #: "COMMITTED" for artifacts a test adds; an SDK-logged one is "PENDING" until CommitArtifact.
+    state: str = "COMMITTED"
+    description: str | None = None
+    created_by: str | None = None  # the run id that logged it
+    client_digest: str | None = None  # the manifest digest the SDK sent (deduplication)
+    client_id: str | None = None  # the SDK's id for this version (the same save sends it twice)
+    pending_aliases: list[str] = field(default_factory=list)  # set on commit
+    uploads: dict[str, str] = field(default_factory=dict)  # path (or the manifest's name) -> blob token
 
     @property
     def digest(self) -> str:
@@ -138,6 +151,7 @@ class World:
     queues: dict[tuple[str, str, str], LaunchQueue] = field(default_factory=dict)
     artifacts: list[BackendArtifact] = field(default_factory=list)
     reports: list[dict[str, Any]] = field(default_factory=list)
+    blobs: dict[str, bytes] = field(default_factory=dict)  # uploaded artifact files, by upload token
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def project_id(self, entity: str, project: str, create: bool = True) -> int | None:

@@ -137,29 +137,31 @@ def run(b: Backend, r: GqlRequest) -> dict[str, Any]:
 
 @op("UpsertBucket")
 def upsert_bucket(b: Backend, r: GqlRequest) -> dict[str, Any]:
-    """Three shapes: Run.update() (id + config/tags/...), summary write (id + summaryMetrics), and
-    Api.create_run() (project/entity/name/state)."""
+    """Four shapes: Run.update() (id + config/tags/...), summary write (id + summaryMetrics),
+    Api.create_run() (project/entity/name/state) and wandb-core's run start/config writes (name + config,
+    jobType, groupName, tags...)."""
     v = r.variables
     if v.get("id"):
         found = b.world.run_by_storage_id(v["id"])
         if found is None:
             raise GraphQLError(f"run {v['id']} not found")
-        if "summaryMetrics" in v:
-            found.summary = json.loads(v["summaryMetrics"] or "{}")
-        if "config" in v:
-            found.config = {k: (c["value"] if isinstance(c, dict) and "value" in c else c)
-                            for k, c in json.loads(v["config"]).items()}
-        for var, attr in (("tags", "tags"), ("notes", "notes"), ("description", "description"),
-                          ("display_name", "display_name"), ("groupName", "group"), ("jobType", "job_type")):
-            if var in v:
-                setattr(found, attr, v[var])
         inserted = False
-    else:
+    else:  # Api.create_run(), or wandb-core starting a run of wandb.init (config, jobType, group...)
         entity, project = v.get("entity") or b.world.default_entity, v.get("project") or "uncategorized"
         found = b.world.runs.get((entity, project, v["name"]))
         inserted = found is None
         if found is None:
             found = b.world.add_run(entity, project, v["name"], state=v.get("state") or "running")
+    if "summaryMetrics" in v and v["summaryMetrics"] is not None:
+        found.summary = json.loads(v["summaryMetrics"] or "{}")
+    if v.get("config") is not None:
+        found.config = {k: (c["value"] if isinstance(c, dict) and "value" in c else c)
+                        for k, c in json.loads(v["config"]).items()}
+    for var, attr in (("tags", "tags"), ("notes", "notes"), ("description", "description"),
+                      ("display_name", "display_name"), ("displayName", "display_name"),
+                      ("groupName", "group"), ("jobType", "job_type")):
+        if var in v and (v[var] is not None or v.get("id")):  # a new run: unset means unset
+            setattr(found, attr, v[var])
     node = found.node(b.world.project_id(found.entity, found.project) or 0)
     node["project"] = {"name": found.project, "entity": {"name": found.entity}}
     return {"upsertBucket": {"bucket": _select(node, r.query), "inserted": inserted}}

@@ -11,6 +11,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
@@ -19,6 +20,19 @@ from tests.support.wandb_backend.model import World
 _OP_RE = re.compile(r"\b(query|mutation)\s+([A-Za-z_][A-Za-z0-9_]*)")
 
 FaultKind = Literal["status", "timeout", "reset"]
+#: Non-GraphQL endpoints (file stream, uploads): (method, path regex, counted name, handler(backend,
+#: match, body) -> (status, JSON answer)). Registered with `route` by the operations modules.
+RouteHandler = Callable[["Backend", "re.Match[str]", bytes], tuple[int, Any]]
+ROUTES: list[tuple[str, re.Pattern[str], str, RouteHandler]] = []
+NON_GRAPHQL = {"file", "otel", "file_stream", "upload"}  # counted names that are not GraphQL operations
+
+
+def route(method: str, pattern: str, name: str) -> Callable[[RouteHandler], RouteHandler]:
+    """Serve `method` on paths matching `pattern`; requests are counted (and faulted) as `name`."""
+    def register(fn: RouteHandler) -> RouteHandler:
+        ROUTES.append((method, re.compile(pattern), name, fn))
+        return fn
+    return register
 
 
 class GraphQLError(Exception):
@@ -63,13 +77,22 @@ class RequestLog:
     at: float = 0.0  # time.monotonic() when the answer went out
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that drops a keep-alive connection (a wandb-core process exiting) is no error."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
+
+
 class Backend:
     """A W&B-compatible server on 127.0.0.1 (random port), serving `world`. See the package docstring."""
 
     def __init__(self, world: World | None = None, *, handlers: dict[str, Any] | None = None,
                  verbose: bool = False) -> None:
         from tests.support.wandb_backend import (  # noqa: F401
-            operations, operations_artifacts, operations_launch, operations_reports)
+            operations, operations_artifacts, operations_launch, operations_reports, operations_runlog, operations_artifact_log)
 
         HANDLERS = operations.HANDLERS  # each module registers its handlers on import
 
@@ -86,7 +109,7 @@ class Backend:
         self.server_features: list[str] = []  # names answered as enabled by ServerFeaturesQuery
         self._lock = threading.Lock()
         self._closing = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        self._server = _QuietServer(("127.0.0.1", 0), _make_handler(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -137,9 +160,9 @@ class Backend:
             return self.counts[operation] if operation else sum(self.counts.values())
 
     def graphql_counts(self) -> dict[str, int]:
-        """Requests per GraphQL operation (files and telemetry left out)."""
+        """Requests per GraphQL operation (files, uploads, the file stream and telemetry left out)."""
         with self._lock:
-            return {k: v for k, v in self.counts.items() if k not in {"file", "otel"}}
+            return {k: v for k, v in self.counts.items() if k not in NON_GRAPHQL}
 
     def reset_counts(self) -> None:
         with self._lock:
@@ -251,7 +274,7 @@ def _make_handler(backend: Backend) -> type[BaseHTTPRequestHandler]:
                 self._send(200, b"", "application/x-protobuf")
                 return
             if path != "/graphql":
-                return self._not_found("POST", path)
+                return self._route("POST", path, raw)
             body = json.loads(raw or b"{}")
             req = GqlRequest(operation_name(body), body.get("query") or "", body.get("variables") or {})
             if self._faulted(path, req.operation, req.variables):
@@ -296,8 +319,21 @@ def _make_handler(backend: Backend) -> type[BaseHTTPRequestHandler]:
             self._file(head_only=True)
 
         def do_PUT(self) -> None:  # noqa: N802
-            self._body()
-            self._not_found("PUT", urlsplit(self.path).path)
+            self._route("PUT", urlsplit(self.path).path, self._body())
+
+        def _route(self, method: str, path: str, raw: bytes) -> None:
+            for m, pattern, operation, handler in ROUTES:
+                match = pattern.fullmatch(path) if m == method else None
+                if match is None:
+                    continue
+                if self._faulted(path, operation, {}):
+                    return
+                with backend.world.lock:
+                    status, answer = handler(backend, match, raw)
+                backend._record(method, path, operation, status, {})
+                self._send(status, json.dumps(answer).encode())
+                return
+            self._not_found(method, path)
 
         def _not_found(self, method: str, path: str) -> None:
             backend._unknown(f"{method} {path}")
