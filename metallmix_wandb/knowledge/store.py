@@ -2,7 +2,8 @@
 
 Embedded (`QdrantClient(path=...)`) and server (`QdrantClient(url=...)`) share every line below
 except the constructor. The fitted meta-feature scaler lives in the collection's own metadata, so
-points and queries are always scaled alike, on either backend.
+points and queries are always scaled alike, on either backend; so do the sync watermarks (per source,
+what an incremental sync has read up to), so they go wherever the points go.
 """
 
 from __future__ import annotations
@@ -112,19 +113,57 @@ class ExperimentStore:
             )
         return scaler
 
+    def _metadata(self) -> dict[str, Any]:
+        return dict(self.client.get_collection(self.collection).config.metadata or {}) if self.exists() else {}
+
+    def watermark(self, key: str) -> dict[str, Any] | None:
+        """What the last complete sync of source `key` recorded ({"since": ..., and what it was read with})."""
+        return (self._metadata().get("watermarks") or {}).get(key)
+
+    def set_watermark(self, key: str, value: dict[str, Any]) -> None:
+        marks = {**(self._metadata().get("watermarks") or {}), key: value}
+        self.client.update_collection(self.collection, metadata={"watermarks": marks})
+
+    def meta_by_run(self) -> dict[str, tuple[str, dict[str, Any]]]:
+        """run_path -> (dataset, meta-features) of every point, reading only those payload fields: what
+        deciding on the scaler needs, at a fraction of the cost of `all()`."""
+        out: dict[str, tuple[str, dict[str, Any]]] = {}
+        if not self.exists():
+            return out
+        offset = None
+        while True:
+            points, offset = self.client.scroll(self.collection, limit=SCROLL_PAGE, offset=offset,
+                                                with_payload=["run_path", "dataset", "meta_features"],
+                                                with_vectors=False)
+            for p in points:
+                payload = p.payload or {}
+                out[payload["run_path"]] = (payload["dataset"], payload.get("meta_features") or {})
+            if offset is None:
+                return out
+
+    def delete(self, run_paths: Iterable[str]) -> int:
+        from qdrant_client import models
+
+        ids = [point_id(p) for p in run_paths]
+        for start in range(0, len(ids), BATCH):
+            self.client.delete(self.collection, points_selector=models.PointIdsList(points=ids[start:start + BATCH]),
+                               wait=True)
+        return len(ids)
+
     def count(self) -> int:
         return self.client.count(self.collection, exact=True).count if self.exists() else 0
 
     def reset(self, scaler: MetaScaler) -> None:
-        """(Re)create the collection for this scaler's vector size."""
+        """(Re)create the collection for this scaler's vector size; the sync watermarks carry over."""
         from qdrant_client import models
 
+        marks = self._metadata().get("watermarks")
         if self.exists():
             self.client.delete_collection(self.collection)
         self.client.create_collection(
             self.collection,
             vectors_config=models.VectorParams(size=scaler.dim, distance=models.Distance.EUCLID),
-            metadata={"scaler": scaler.model_dump()},
+            metadata={"scaler": scaler.model_dump(), **({"watermarks": marks} if marks else {})},
         )
         with warnings.catch_warnings():  # embedded mode ignores payload indexes and says so; a server uses them
             warnings.filterwarnings("ignore", message="Payload indexes have no effect")
