@@ -65,7 +65,8 @@ def is_run_error(exc: BaseException) -> bool:
     """A failure of one run's data (it was deleted since the page was read, or holds something the SDK
     cannot parse), not of the server: the SDK wraps those in a CommError around a plain Python error."""
     inner = getattr(exc, "exc", None)
-    return isinstance(exc, TypeError | KeyError | ValueError) or isinstance(inner, TypeError | KeyError | ValueError)
+    data_errors = TypeError | KeyError | ValueError
+    return isinstance(exc, data_errors) or isinstance(inner, data_errors)
 
 
 def one_line(exc: BaseException, limit: int = 300) -> str:
@@ -107,7 +108,7 @@ class OnlineRunSource:
     def _paginator(self) -> Any:
         if self._runs is None:
             self._started = datetime.now(timezone.utc)
-            self.api.flush()  # Api.runs caches its answer per path/filters/order: a second pass must list anew
+            self.api.flush()  # Api.runs caches per path/filters/order: a second pass must list anew
             self._runs = self.api.runs(self.watermark_key, filters=self.server_filters(), order="+created_at",
                                        per_page=self.per_page, lazy=False)
         return self._runs
@@ -140,14 +141,15 @@ class OnlineRunSource:
         return None if self.filters or self.since else set(self._listed)
 
     def _raw(self, run: Any) -> RawRun:
-        """Everything but the history, from the page (group, job_type... are GraphQL attrs that may be absent)."""
+        """Everything but the history, from the page (group, job_type... may be absent)."""
         summary = run.summary
         raw_summary = getattr(summary, "_json_dict", None)
         return RawRun(
             path="/".join(run.path), run_id=run.id, name=run.name, project=self.project, entity=run.entity,
             group=getattr(run, "group", None), job_type=getattr(run, "job_type", None),
             notes=getattr(run, "notes", None), tags=list(getattr(run, "tags", None) or []), state=run.state,
-            config=dict(run.config), summary=dict(raw_summary) if isinstance(raw_summary, Mapping) else dict(summary),
+            config=dict(run.config),
+            summary=dict(raw_summary) if isinstance(raw_summary, Mapping) else dict(summary),
             created_at=getattr(run, "created_at", None),
         )
 
@@ -181,8 +183,8 @@ class OnlineRunSource:
                 except IndexError:
                     break
                 except Exception as exc:  # the runs listed so far are still read, then the pass stops
-                    failure = SourceError(f"listing the runs of {self.watermark_key} failed after {index} runs: "
-                                          f"{one_line(exc)}")
+                    failure = SourceError(f"listing the runs of {self.watermark_key} failed after {index} "
+                                          f"runs: {one_line(exc)}")
                     failure.__cause__ = exc
                     break
                 index += 1

@@ -77,6 +77,24 @@ class ExperimentStore:
     def __init__(self, client: QdrantClient, collection: str) -> None:
         self.client = client
         self.collection = collection
+        self._wal = False
+
+    def _fast_commits(self) -> None:
+        """Embedded Qdrant commits each point to its SQLite file on its own: ~10 ms a point with SQLite's
+        default rollback journal (10,000 points took 140 s), ~1 ms in WAL mode, as durable. The mode is
+        stored in the file, so setting it once from a second connection is enough."""
+        path = None if self._wal else self.client.init_options.get("path")
+        db = Path(path) / "collection" / self.collection / "storage.sqlite" if path else None
+        if db is None or not db.exists():
+            return
+        import sqlite3
+        from contextlib import closing
+
+        try:
+            with closing(sqlite3.connect(db)) as conn:
+                self._wal = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
+        except sqlite3.Error:  # busy or read-only: keep the default journal
+            self._wal = True
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ExperimentStore:
@@ -114,10 +132,12 @@ class ExperimentStore:
         return scaler
 
     def _metadata(self) -> dict[str, Any]:
-        return dict(self.client.get_collection(self.collection).config.metadata or {}) if self.exists() else {}
+        if not self.exists():
+            return {}
+        return dict(self.client.get_collection(self.collection).config.metadata or {})
 
     def watermark(self, key: str) -> dict[str, Any] | None:
-        """What the last complete sync of source `key` recorded ({"since": ..., and what it was read with})."""
+        """What the last complete sync of source `key` recorded ({"since": ..., and the metric names})."""
         return (self._metadata().get("watermarks") or {}).get(key)
 
     def set_watermark(self, key: str, value: dict[str, Any]) -> None:
@@ -146,8 +166,8 @@ class ExperimentStore:
 
         ids = [point_id(p) for p in run_paths]
         for start in range(0, len(ids), BATCH):
-            self.client.delete(self.collection, points_selector=models.PointIdsList(points=ids[start:start + BATCH]),
-                               wait=True)
+            chunk = models.PointIdsList(points=ids[start:start + BATCH])
+            self.client.delete(self.collection, points_selector=chunk, wait=True)
         return len(ids)
 
     def count(self) -> int:
@@ -169,10 +189,12 @@ class ExperimentStore:
             warnings.filterwarnings("ignore", message="Payload indexes have no effect")
             for field in ("dataset", "state"):
                 self.client.create_payload_index(self.collection, field, field_schema=models.PayloadSchemaType.KEYWORD)
+        self._wal = False
 
     def upsert(self, experiments: Iterable[Experiment], scaler: MetaScaler) -> int:
         from qdrant_client import models
 
+        self._fast_commits()
         n = 0
         batch: list[models.PointStruct] = []
         for exp in experiments:
@@ -196,6 +218,7 @@ class ExperimentStore:
 
         if not self.exists():
             return 0
+        self._fast_commits()
         ids = {point_id(path): items for path, items in top3.items()}
         stored = {
             str(p.id): (p.payload or {}).get("shap_top3")

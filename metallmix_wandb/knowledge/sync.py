@@ -119,7 +119,8 @@ def sync(
     on_total(source.count())
     new, skipped, read, error = _read(source, names, on_run)
     stored = store.meta_by_run()
-    listed = source.listed_paths() if isinstance(source, IncrementalSource) and full and error is None else None
+    complete_full = isinstance(source, IncrementalSource) and full and error is None
+    listed = source.listed_paths() if complete_full else None
     deleted: set[str] = set()
     if listed is not None:
         prefix = f"{source.watermark_key}/"
@@ -127,7 +128,8 @@ def sync(
     if not new and not stored.keys() - deleted:
         if error is not None:
             raise error
-        reasons = ", ".join(f"{n} {r}" for r, n in Counter(s.reason for s in skipped).items()) or "no runs found"
+        counts = Counter(s.reason for s in skipped)
+        reasons = ", ".join(f"{n} {r}" for r, n in counts.items()) or "no runs found"
         raise NothingToSyncError(f"no usable runs in {source.describe()} ({reasons})")
     rescaled = _store(store, new, stored, deleted) if new or deleted else False
     datasets = {d for p, (d, _) in stored.items() if p not in deleted} | {e.dataset for e in new}

@@ -71,7 +71,8 @@ class RateColumn(ProgressColumn):
         return Text("" if speed is None else f"{speed:,.0f} runs/s", style="progress.data.speed")
 
 
-def _source(settings: Settings, offline_dir: Path | None, names: MetricNames, workers: int | None) -> RunSource:
+def _source(settings: Settings, offline_dir: Path | None, names: MetricNames,
+            workers: int | None) -> RunSource:
     """Offline run folders when given, else the W&B API (which needs a key and a server)."""
     from metallmix_wandb.knowledge.base import SourceError
 

@@ -67,7 +67,8 @@ def _source(api: wandb.Api, **kw: Any) -> OnlineRunSource:
 
 
 def test_history_keys_are_what_the_trajectory_reads() -> None:
-    keys = {k: {"typeCounts": [{"type": "float", "count": 20}]} for k in ("val/acc", "train/acc", "val/loss", "lr")}
+    keys = {k: {"typeCounts": [{"type": "float", "count": 20}]}
+            for k in ("val/acc", "train/acc", "val/loss", "lr")}
     keys["train/loss"] = {"typeCounts": [{"type": "float", "count": 2000}]}  # logged per batch: other rows
     assert history_keys(keys, "val/acc") == ["val/acc", "train/acc", "val/loss"]
     assert history_keys({"train/acc": {}}, "val/acc") == []
@@ -90,7 +91,8 @@ def test_first_sync_costs_a_page_per_page_and_one_history_request_per_stored_run
                for v in asked)
     exp = next(e for e in store.all() if e.run_id == "r0005")
     assert exp.trajectory.epochs == 4 and exp.trajectory.best_value == pytest.approx(0.575)
-    assert exp.trajectory.train_val_gap == pytest.approx(0.65 - 0.575) and exp.config["learning_rate"] == 0.001
+    assert exp.trajectory.train_val_gap == pytest.approx(0.65 - 0.575)
+    assert exp.config["learning_rate"] == 0.001
     assert exp.run_path == "team/proj/r0005" and exp.meta_features["n_instances"] == 1000.0
 
 
@@ -185,8 +187,8 @@ def test_a_run_deleted_between_page_and_history_is_skipped_not_fatal(api: wandb.
 
 
 def _cli(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, ["sync", "--project", "proj", "--entity", "team", "--no-explain", *args],
-                                catch_exceptions=False)
+    args = ("sync", "--project", "proj", "--entity", "team", "--no-explain", *args)
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
     return result.exit_code, result.output
 
 
@@ -203,7 +205,8 @@ def test_cli_network_error_is_one_line_and_exit_1(wandb_backend: Backend, tmp_pa
     code, out = _cli("--qdrant-path", q)
     lines = [line for line in out.splitlines() if line.strip()]
     assert code == 1 and len(lines) == 1, out
-    assert lines[0].startswith("error: listing the runs of team/proj failed after 200 runs") and "500" in lines[0]
+    assert lines[0].startswith("error: listing the runs of team/proj failed after 200 runs")
+    assert "500" in lines[0]
     assert "kept the 200 usable runs" in lines[0] and "Traceback" not in out
     wandb_backend.clear_faults()
     wandb_backend.handlers["Runs"] = runs_handler
