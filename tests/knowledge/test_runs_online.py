@@ -28,6 +28,14 @@ from tests.support.wandb_runs import meta
 
 wandb_backend = pytest.fixture(wandb_backend_fixture)
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _fresh_wandb_settings_afterwards() -> Iterator[None]:
+    """wandb keeps the settings of its first use in the process (online, this backend's URL): drop
+    them, so a later test's offline `wandb.init` reads its own environment again."""
+    yield
+    wandb.teardown()
+
 PAST = "2026-01-01T00:00:00"
 
 
