@@ -18,16 +18,23 @@ from metallmix_wandb.cli.options import knowledge_options
               help="Read offline run folders (a `wandb/` dir, or one run folder) instead of the W&B API.")
 @click.option("--metric", help="Target metric in each run's summary (default test/acc).")
 @click.option("--show-skipped", is_flag=True, help="List every skipped run with its reason.")
+@click.option("--full", is_flag=True,
+              help="Re-read every W&B run, not only those updated since the last sync, and remove the "
+                   "runs deleted in W&B from the knowledge base.")
+@click.option("--workers", type=click.IntRange(1, 64),
+              help="W&B history requests in flight at once (default 16; fewer if W&B answers 429).")
 @click.option("--no-explain", is_flag=True, help="Skip the meta-learner + SHAP knowledge (see `explain`).")
 @click.option("--space", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The sweep YAML whose parameters the meta-learner uses (default: inferred from the runs).")
 def sync(project: str | None, entity: str | None, qdrant_path: Path | None, qdrant_url: str | None,
-         offline_dir: Path | None, metric: str | None, show_skipped: bool, no_explain: bool,
-         space: Path | None) -> None:
+         offline_dir: Path | None, metric: str | None, show_skipped: bool, full: bool, workers: int | None,
+         no_explain: bool, space: Path | None) -> None:
     """Read runs (W&B API, or offline folders) into the Qdrant knowledge base.
 
     Crashed, killed, NaN and metric-less runs stay out, each with a reason. Re-running updates
-    points in place: it never duplicates. Then, unless --no-explain, runs `explain`: the
+    points in place: it never duplicates. From W&B, a re-sync reads only the runs created or
+    updated since the last one (--full: all, and drops deleted runs); a network or auth error
+    stops it with exit 1, keeping what was read. Then, unless --no-explain, runs `explain`: the
     meta-learner, its SHAP summary and the `metallmix-knowledge-PROJECT` artifact.
 
     \b
@@ -41,7 +48,7 @@ def sync(project: str | None, entity: str | None, qdrant_path: Path | None, qdra
     settings = load_settings(project=project, entity=entity, qdrant_path=qdrant_path, qdrant_url=qdrant_url,
                              metric=metric)
     sync_command(settings, offline_dir=offline_dir, show_skipped=show_skipped, explain=not no_explain,
-                 space_yaml=space)
+                 space_yaml=space, full=full, workers=workers)
 
 
 @main.command()

@@ -82,3 +82,36 @@ def test_a_second_process_on_the_same_folder_gets_a_clear_message(tmp_path: Path
 def test_unreachable_server_is_a_clear_error() -> None:
     with pytest.raises(StoreError, match="cannot reach the Qdrant server"):
         open_client(url="http://127.0.0.1:9")
+
+
+def test_watermarks_survive_a_rescale_and_a_reopen(store: ExperimentStore, tmp_path: Path) -> None:
+    scaler = fit_scaler([{"n_instances": 100.0}, {"n_instances": 1_000.0}])
+    store.reset(scaler)
+    store.set_watermark("e/p", {"since": "2026-01-01T00:00:00Z", "target": "test/acc"})
+    store.set_watermark("e/q", {"since": "2026-02-01T00:00:00Z"})
+    store.set_watermark("e/p", {"since": "2026-03-01T00:00:00Z", "target": "test/acc"})
+    store.reset(fit_scaler([{"n_instances": 10.0}, {"n_instances": 1_000.0}]))  # a new dataset re-embeds
+    store.close()
+    with ExperimentStore(open_client(path=tmp_path / "qdrant"), store.collection) as again:
+        assert again.watermark("e/p") == {"since": "2026-03-01T00:00:00Z", "target": "test/acc"}
+        assert again.watermark("e/q") == {"since": "2026-02-01T00:00:00Z"} and again.watermark("x/y") is None
+        assert again.scaler() is not None and again.scaler().center != scaler.center
+
+
+def test_delete_and_meta_by_run(store: ExperimentStore) -> None:
+    scaler = fit_scaler([{"n_instances": 100.0}, {"n_instances": 10_000.0}])
+    store.reset(scaler)
+    store.upsert(EXPS, scaler)
+    assert store.meta_by_run()["e/p/c"] == ("mid", {"n_instances": 1_000.0, "modality": "US"})
+    assert store.delete(["e/p/a", "e/p/c"]) == 2 and sorted(store.meta_by_run()) == ["e/p/b", "e/p/d"]
+
+
+def test_embedded_points_commit_in_wal_mode(store: ExperimentStore, tmp_path: Path) -> None:
+    """~1 ms a point instead of ~10 ms: what keeps a 10,000-run first sync in seconds, not minutes."""
+    import sqlite3
+
+    scaler = fit_scaler([{"n_instances": 100.0}, {"n_instances": 10_000.0}])
+    store.reset(scaler)
+    store.upsert(EXPS[:1], scaler)
+    db = tmp_path / "qdrant" / "collection" / store.collection / "storage.sqlite"
+    assert sqlite3.connect(db).execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -221,14 +221,23 @@ def test_artifact_download(api: wandb.Api, wandb_backend: Backend, tmp_path: Pat
     assert (old / "d" / "b.json").read_bytes() == b"{}"
 
 
-def test_the_products_online_run_source(api: wandb.Api, wandb_backend: Backend) -> None:
-    from metallmix_wandb.knowledge.runs_online import OnlineRunSource
-
-    items = list(OnlineRunSource(api, project="proj", entity="team"))
-    assert len(items) == 7 and all(not isinstance(i, tuple) for i in items)
-    first = next(i for i in items if not isinstance(i, tuple) and i.run_id == "r1")
-    assert first.config["lr"] == 0.1 and first.summary["test/acc"] == 0.51 and len(first.history) == 10
-    assert first.group == "g1" and first.job_type == "train" and first.tags == ["t"]
+def test_runs_filter_on_times_and_writes_bump_updated_at(api: wandb.Api, wandb_backend: Backend) -> None:
+    """What an incremental sync relies on (`{"updatedAt": {"$gt": ...}}`); the product's use of it is
+    tested in tests/knowledge/test_runs_online.py."""
+    since = {"updatedAt": {"$gt": "2026-01-04T12:00:00Z"}}
+    world = wandb_backend.world
+    for i, run in enumerate(sorted(world.project_runs("team", "proj"), key=lambda r: r.name)):
+        run.updated_at = f"2026-01-{i + 1:02d}T00:00:00"
+    api.flush()
+    assert [r.id for r in api.runs("team/proj", filters=since, lazy=False)] == ["r4", "r5", "r6"]
+    window = {"$and": [{"createdAt": {"$gte": "2026-01-02T00:00:00"}}, {"createdAt": {"$lt": "2026-01-04"}}]}
+    assert [r.id for r in api.runs("team/proj", filters=window, lazy=False)] == ["r1", "r2"]
+    api.run("team/proj/r0").update()
+    assert world.runs[("team", "proj", "r0")].updated_at > "2026-01-07"
+    api.flush()
+    assert [r.id for r in api.runs("team/proj", filters=since, lazy=False)] == ["r0", "r4", "r5", "r6"]
+    with pytest.raises(Exception, match="invalid time"):
+        list(api.runs("team/proj", filters={"updatedAt": {"$gt": 1700000000}}, lazy=False))
 
 
 def test_report_save(api: wandb.Api, wandb_backend: Backend) -> None:

@@ -8,8 +8,10 @@ was checked by running the SDK against this backend. Operations answered (by Gra
 falling back to the name in the query text):
 
 - identity: Viewer, GetDefaultEntity, ServerFeaturesQuery (no features enabled)
-- runs: Runs (paged, filters on state/jobType/group/name/tags/config.*/summary_metrics.*, order by
-  created_at/heartbeat_at/summary_metrics.*), Run / RunState / RunHistoryKeys, UpsertBucket
+- runs: Runs (paged, filters on state/jobType/group/name/tags/config.*/summary_metrics.* and on the
+  times createdAt/updatedAt/heartbeatAt with $gt/$gte/$lt/$lte/$eq/$ne; order by
+  created_at/heartbeat_at/summary_metrics.*); `World.delete_run` stands for a run deleted in the UI;
+  every UpsertBucket write bumps the run's updatedAt, Run / RunState / RunHistoryKeys, UpsertBucket
   (Run.update, summary writes, Api.create_run)
 - history: RunSampledHistory (`run.history(keys=...)`), RunFullHistory (`run.history()`),
   RunParquetHistory + file downloads with Range/HEAD (`scan_history`), HistoryPage / SampledHistoryPage

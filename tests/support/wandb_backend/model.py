@@ -22,6 +22,13 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
+def parse_time(value: str) -> datetime:
+    """A server timestamp or a filter value ("2026-01-02T03:04:05", "...Z", "...+00:00"), as UTC.
+    Raises ValueError for anything else (the real server answers a bad time filter with an error)."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+
+
 def gql_id(kind: str, *parts: str) -> str:
     """The server's opaque node id: base64("Kind:v1:part:part")."""
     return base64.b64encode(":".join([kind, "v1", *parts]).encode()).decode()
@@ -48,6 +55,8 @@ class BackendRun:
     sweep_name: str | None = None
     created_at: str = field(default_factory=now_iso)
     heartbeat_at: str = field(default_factory=now_iso)
+    #: Bumped by every write to the run (UpsertBucket); None = the later of created_at and heartbeat_at.
+    updated_at: str | None = None
     #: History steps served as "live" (not yet exported to parquet); None = all exported when the
     #: backend has pyarrow, else all live.
     live_from_step: int | None = None
@@ -56,6 +65,10 @@ class BackendRun:
     files: dict[str, bytes] = field(default_factory=dict)
     used_artifacts: list[str] = field(default_factory=list)
     logged_artifacts: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.updated_at is None:
+            self.updated_at = max(self.created_at, self.heartbeat_at, key=parse_time).replace("Z", "")
 
     @property
     def storage_id(self) -> str:
@@ -81,6 +94,7 @@ class BackendRun:
             "displayName": self.display_name or self.name, "sweepName": self.sweep_name, "state": self.state,
             "tags": list(self.tags), "group": self.group, "jobType": self.job_type, "commit": None,
             "readOnly": False, "createdAt": self.created_at, "heartbeatAt": self.heartbeat_at,
+            "updatedAt": self.updated_at,
             "description": self.description, "notes": self.notes,
             "config": json.dumps({k: {"value": v, "desc": None} for k, v in self.config.items()}),
             "summaryMetrics": json.dumps(self.summary), "systemMetrics": json.dumps(self.system_metrics),
@@ -166,6 +180,11 @@ class World:
             run = BackendRun(entity=entity, project=project, name=name, **fields)
             self.runs[(entity, project, name)] = run
             return run
+
+    def delete_run(self, entity: str, project: str, name: str) -> None:
+        """What deleting a run in the W&B UI does (the SDK's DeleteRun mutation is not served)."""
+        with self.lock:
+            del self.runs[(entity, project, name)]
 
     def project_runs(self, entity: str, project: str) -> list[BackendRun]:
         with self.lock:

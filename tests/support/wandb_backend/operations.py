@@ -12,11 +12,12 @@ Launch and artifact operations live in operations_launch.py.
 from __future__ import annotations
 
 import json
+import operator
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from tests.support.wandb_backend.model import BackendRun
+from tests.support.wandb_backend.model import BackendRun, now_iso, parse_time
 from tests.support.wandb_backend.server import GqlRequest, GraphQLError
 
 if TYPE_CHECKING:
@@ -68,6 +69,29 @@ _FILTER_FIELDS = {"state": "state", "jobType": "job_type", "group": "group", "na
                   "display_name": "display_name", "sweep": "sweep_name"}
 
 
+_TIME_FIELDS = {"createdAt": "created_at", "updatedAt": "updated_at", "heartbeatAt": "heartbeat_at"}
+_TIME_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "$gt": operator.gt, "$gte": operator.ge, "$lt": operator.lt, "$lte": operator.le, "$eq": operator.eq,
+    "$ne": operator.ne}
+
+
+def _time_matches(b: Backend, value: str, want: Any) -> bool:
+    """`{"updatedAt": {"$gt": "2026-01-02T03:04:05Z"}}`: compared as instants (the server parses both
+    sides; a value that is not an ISO time is an error there, not a silent mismatch)."""
+    conditions = want if isinstance(want, dict) else {"$eq": want}
+    for op_name, bound in conditions.items():
+        if op_name not in _TIME_OPS:
+            b._unknown(f"runs time filter operator {op_name!r}")
+            raise GraphQLError(f"test backend: unsupported time filter operator {op_name!r}")
+        try:
+            ok = _TIME_OPS[op_name](parse_time(value), parse_time(bound))
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise GraphQLError(f"invalid time in runs filter: {bound!r}") from exc
+        if not ok:
+            return False
+    return True
+
+
 def _matches(b: Backend, run: BackendRun, filters: dict[str, Any]) -> bool:
     for key, want in filters.items():
         if key == "$and":
@@ -77,6 +101,8 @@ def _matches(b: Backend, run: BackendRun, filters: dict[str, Any]) -> bool:
         elif key == "tags":
             ok = (set(want["$in"]) & set(run.tags)) if isinstance(want, dict) and "$in" in want \
                 else want in run.tags
+        elif key in _TIME_FIELDS:
+            ok = _time_matches(b, getattr(run, _TIME_FIELDS[key]), want)
         elif key in _FILTER_FIELDS:
             got = getattr(run, _FILTER_FIELDS[key])
             ok = got in want["$in"] if isinstance(want, dict) and "$in" in want else got == want
@@ -162,6 +188,7 @@ def upsert_bucket(b: Backend, r: GqlRequest) -> dict[str, Any]:
                       ("groupName", "group"), ("jobType", "job_type")):
         if var in v and (v[var] is not None or v.get("id")):  # a new run: unset means unset
             setattr(found, attr, v[var])
+    found.updated_at = now_iso()  # every write bumps updatedAt, as on W&B (incremental sync reads it)
     node = found.node(b.world.project_id(found.entity, found.project) or 0)
     node["project"] = {"name": found.project, "entity": {"name": found.entity}}
     return {"upsertBucket": {"bucket": _select(node, r.query), "inserted": inserted}}
