@@ -91,8 +91,8 @@ def test_recommend_queue_sends_the_artifact_reference(kb: dict, tmp_path: Path) 
 
 
 def test_tune_queue_trials_carry_the_artifact_reference(tune_kb: TuneKB, tmp_path: Path) -> None:  # noqa: F811
-    """The queue is missing on the server, so the first trial is not enqueued; its saved spec is what
-    would have been pushed."""
+    """The job is missing on the server, so the first trial is not enqueued (the job is checked before
+    anything is pushed); its saved spec is what would have been pushed."""
     import wandb
 
     wandb.teardown()
@@ -102,7 +102,7 @@ def test_tune_queue_trials_carry_the_artifact_reference(tune_kb: TuneKB, tmp_pat
                             str(tune_kb.space_path), "--dataset-artifact", REF, "--budget", "2", "--no-llm",
                             "--queue", "no-such-queue", "--job", "team/p/metallmix-train:latest")
     wandb.teardown()
-    assert code == 2 and "could not enqueue on 'no-such-queue'" in out, out
+    assert code == 2 and "Nothing was enqueued" in out, out
     (spec_path,) = (tune_kb.cache_dir / "tune" / "specs").glob("*/trial-01.launch.json")
     spec = json.loads(spec_path.read_text())
     assert spec["overrides"]["run_config"]["dataset"] == "wandb-artifact://team/data/breast-28:v0"

@@ -25,9 +25,14 @@ def running_backend(world: World | None = None, root: Path | None = None, *,
     """Start a backend, set the W&B environment for it (online, dummy key, every W&B folder under `root`
     or a temp folder), and restore the environment and stop the server afterwards.
 
-    wandb keeps one wandb-core process per Python process and `wandb.Api` reads the environment when
-    it is built: build a fresh `wandb.Api()` inside the block."""
+    wandb keeps one wandb-core process per Python process and the settings (base URL, mode) of its first
+    session: the session is torn down on entry and on exit, so neither this block nor a later offline
+    test sees the other's W&B. Build a fresh `wandb.Api()` inside the block."""
+    import wandb
+
+    wandb.teardown()
     with contextlib.ExitStack() as stack:
+        stack.callback(wandb.teardown)
         if root is None:
             root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="wandb-backend-")))
         for sub in ("dir", "config", "cache", "data"):
@@ -58,15 +63,6 @@ def wandb_backend_fixture(tmp_path: Path) -> Iterator[Backend]:
         yield backend
 
 
-def wandb_backend_session_fixture(tmp_path: Path) -> Iterator[Backend]:
-    """Like `wandb_backend_fixture`, for tests that call `wandb.init` in the test process: W&B keeps
-    the settings (the base URL, the mode) of its first session and ignores later environment changes,
-    so the session is torn down before and after (the next `wandb.init` starts a fresh wandb-core)."""
-    import wandb
-
-    wandb.teardown()
-    try:
-        with running_backend(root=tmp_path / "wandb_backend") as backend:
-            yield backend
-    finally:
-        wandb.teardown()
+wandb_backend_session_fixture = wandb_backend_fixture
+"""The same fixture (kept for tests that call `wandb.init` in the test process): every backend block
+tears the W&B session down on entry and exit."""
