@@ -118,6 +118,9 @@ class BackendArtifact:
     files: dict[str, bytes] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
     id: str = field(default_factory=lambda: gql_id("Artifact", str(next(_ids))))
+    #: bytes served for a path instead of `files[path]` while the manifest keeps the md5 of `files`:
+    #: a download corrupted on the way (the SDK does not check the md5 of what it downloads)
+    served_files: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def digest(self) -> str:
