@@ -8,8 +8,10 @@ versions artifacts by content) keeps one version instead of piling up copies.
 
 The cache `<cache_dir>/knowledge/<project>/` is written to a temporary sibling and renamed into
 place, so a crash never leaves half a cache. Later commands read it with `load_knowledge`; online,
-a missing cache is filled from the artifact's `:latest` version.
-Tested through tests/knowledge/meta_learner/test_explain.py and tests/cli/test_explain_cli.py.
+a missing cache is filled from the artifact's `:latest` version, published only if every file matches
+the manifest's SHA-256.
+Tested through tests/knowledge/meta_learner/test_explain.py, tests/cli/test_explain_cli.py and (the
+download, at the wire against the loopback W&B backend) tests/knowledge/meta_learner/test_artifact.py.
 """
 
 from __future__ import annotations
@@ -169,21 +171,44 @@ def save_shap_plots(folder: Path, shap_values: np.ndarray, X: np.ndarray, column
 
 def publish_cache(project: str, cache_dir: Path, fill: Callable[[Path], Any]) -> Path:
     """Build the cache folder in a temporary sibling via `fill(folder)`, then swap it into place:
-    readers see the old knowledge or the new, never a half-written mix."""
+    readers see the old knowledge or the new, never a half-written mix. If `fill` or the swap fails,
+    the temporary folder goes and the old cache (if any) stays where it was."""
     target = cache_folder(project, cache_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
     try:
         fill(tmp)
-        old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
         if target.exists():
             os.replace(target, old)
         os.replace(tmp, target)
-        shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if old.exists() and not target.exists():
+            os.replace(old, target)
         raise
+    shutil.rmtree(old, ignore_errors=True)
     return target
+
+
+def verify_bundle(folder: Path) -> KnowledgeManifest:
+    """The folder's manifest, once every file it lists is there with its SHA-256: a download is
+    published to the cache only if it is exactly what `explain` wrote."""
+    try:
+        manifest = KnowledgeManifest.model_validate_json((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise KnowledgeError(f"no readable {MANIFEST} ({one_line(exc)})") from exc
+    bad = sorted(name for name, digest in manifest.files.items() if Path(name).name != name
+                 or not (folder / name).is_file() or _sha256(folder / name) != digest)
+    if bad:
+        raise KnowledgeError(f"{', '.join(bad)} missing or not matching the SHA-256 in {MANIFEST}")
+    return manifest
+
+
+def one_line(exc: BaseException | str, limit: int = 400) -> str:
+    """An error message as one line (SDK messages carry newlines and long retry logs)."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 class WandbLog(BaseModel):
@@ -254,19 +279,38 @@ def load_knowledge(project: str, cache_dir: Path, entity: str | None = None,
             scaler=MetaScaler.model_validate(scaler) if scaler else None,
         )
     except (OSError, ValueError, KeyError) as exc:
-        raise KnowledgeError(f"the knowledge cache {folder} is unreadable ({exc}): run explain again") \
-            from exc
+        raise KnowledgeError(
+            f"the knowledge cache {folder} is unreadable ({one_line(exc)}): run explain again") from exc
 
 
 def _download(project: str, cache_dir: Path, entity: str | None) -> None:
+    """Fill the cache from the artifact's `:latest` version; every failure is one KnowledgeError line
+    and leaves no cache (publish_cache's temporary folder is removed)."""
+    name = f"{artifact_name(project)}:latest"
+    path = "/".join(p for p in (entity, project, name) if p)
+    hint = (f"run `metallmix-wandb explain --project {project}` where its runs are synced, "
+            "or check --entity, the W&B login and the network")
     try:
         import wandb
 
         api = wandb.Api(timeout=30)
-        parts = (entity or api.default_entity, project, f"{artifact_name(project)}:latest")
-        path = "/".join(p for p in parts if p)
+        path = "/".join(p for p in (entity or api.default_entity, project, name) if p)
         artifact = api.artifact(path, type=KNOWLEDGE_TYPE)
-        publish_cache(project, cache_dir, lambda tmp: artifact.download(root=str(tmp)))
     except Exception as exc:  # noqa: BLE001 - no key, no server, no such artifact: all "not available"
-        raise KnowledgeError(
-            f"no local knowledge for '{project}' and the W&B artifact is not available: {exc}") from exc
+        raise KnowledgeError(f"no local knowledge for '{project}' and the W&B artifact {path} is not "
+                             f"available ({one_line(exc)}): {hint}") from exc
+
+    def fill(tmp: Path) -> None:
+        # skip_cache: straight into our folder, so a bad file never sits in W&B's cache for the next try
+        artifact.download(root=str(tmp), skip_cache=True)
+        verify_bundle(tmp)
+
+    try:
+        publish_cache(project, cache_dir, fill)
+    except KnowledgeError as exc:
+        raise KnowledgeError(f"the W&B artifact {path} is corrupt: {exc}; nothing was cached (log it again: "
+                             f"`metallmix-wandb explain --project {project}` where its runs are synced)") \
+            from exc
+    except Exception as exc:  # noqa: BLE001 - HTTP, OS and SDK errors while downloading
+        raise KnowledgeError(f"downloading the W&B artifact {path} failed ({one_line(exc)}); nothing was "
+                             f"cached ({hint})") from exc

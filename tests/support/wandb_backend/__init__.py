@@ -17,7 +17,8 @@ falling back to the name in the query text):
   RunParquetHistory + file downloads with Range/HEAD (`scan_history`), HistoryPage / SampledHistoryPage
   (wandb-core's live tail, for steps >= `BackendRun.live_from_step`)
 - launch: pushToRunQueueByName, ProjectRunQueues, pushToRunQueue, GetRunQueueItem
-- artifacts: ArtifactMembershipByName, FetchArtifactManifest, GetArtifactMembershipFileUrls (download)
+- artifacts: ArtifactMembershipByName, FetchArtifactManifest, GetArtifactMembershipFileUrls (download;
+  `BackendArtifact.served_files` serves other bytes than the manifest describes: a corrupt download)
 - reports (wandb-workspaces 0.4.13 `Report.save()`): GetProjects, CreateProject, ProjectInternalId (run sets),
   upsertView (an empty entityName is refused)
 - online runs (`wandb.init`, operations_runlog.py): UpsertBucket (run start), OrganizationCoreWeave-

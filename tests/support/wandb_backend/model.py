@@ -145,6 +145,9 @@ class BackendArtifact:
     client_id: str | None = None  # the SDK's id for this version (the same save sends it twice)
     pending_aliases: list[str] = field(default_factory=list)  # set on commit
     uploads: dict[str, str] = field(default_factory=dict)  # path (or the manifest's name) -> blob token
+    #: bytes served for a path instead of `files[path]` while the manifest keeps the md5 of `files`:
+    #: a download corrupted on the way (the SDK does not check the md5 of what it downloads)
+    served_files: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def digest(self) -> str:

@@ -94,8 +94,8 @@ def membership_file_urls(b: Backend, r: GqlRequest) -> dict[str, Any]:
     names = sorted(art.files)
     start, per_page = int(v.get("cursor") or 0), int(v.get("perPage") or 1000)
     page = names[start:start + per_page]
-    edges = [{"node": {"__typename": "File", "name": n, "directUrl": b.publish_file(n, art.files[n])}}
-             for n in page]
+    edges = [{"node": {"__typename": "File", "name": n,
+                       "directUrl": b.publish_file(n, art.served_files.get(n, art.files[n]))}} for n in page]
     end = start + len(page)
     return {"project": {"artifactCollection": {"__typename": "ArtifactSequence", "artifactMembership": {
         "files": {"pageInfo": {"__typename": "PageInfo", "endCursor": str(end), "hasNextPage": end < len(names)},
