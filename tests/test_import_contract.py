@@ -59,6 +59,8 @@ PURE = (
     "metallmix_wandb.knowledge.meta_learner.features",
     "metallmix_wandb.knowledge.meta_learner.quality",
     "metallmix_wandb.knowledge.meta_learner.shap_summary",
+    "metallmix_wandb.recommend.candidates",
+    "metallmix_wandb.recommend.choose",
     "metallmix_wandb.llm.chat",
     "metallmix_wandb.llm.messages",
     "metallmix_wandb.llm.schemas",

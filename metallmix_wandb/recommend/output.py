@@ -87,7 +87,9 @@ def show(rec: Recommendation, console: Console, run_path: str | None) -> None:
     p = rec.predicted
     head = Text(f"source: {rec.source}" + (f" ({rec.llm_model})" if rec.llm_model else ""))
     console.print(Panel(cfg, title="recommended config", subtitle=head))
-    if rec.llm_first_choice and rec.llm_first_choice != rec.config:
+    if rec.choice_set is not None:
+        show_choice_set(rec, console)
+    elif rec.llm_first_choice and rec.llm_first_choice != rec.config:
         console.print(Text(f"LLM's first choice (ranked lower by the meta-learner): {rec.llm_first_choice}"))
     console.print(Text(f"predicted: percentile {p.score:.0%} (80% interval {p.low:.0%}-{p.high:.0%}), "
                        f"{rec.metric} ~ {p.raw_metric:.3f}, training ~ {p.train_time_s:.0f} s"))
@@ -106,3 +108,20 @@ def show(rec: Recommendation, console: Console, run_path: str | None) -> None:
         console.print(Text(f"warning: {w}", style="yellow"))
     if run_path:
         console.print(Text(f"logged: {run_path}", style="dim"))
+
+
+def show_choice_set(rec: Recommendation, console: Console) -> None:
+    """The candidates the meta-learner offered, which one the LLM picked, and whether it stood."""
+    cs = rec.choice_set
+    assert cs is not None
+    table = Table("#", "percentile", "80% interval", "train s", "config", "SHAP", title="candidates offered")
+    for c in cs.offered:
+        s = c.scored
+        mark = " <- LLM" if cs.pick == c.id else ""
+        table.add_row(f"{c.id}{mark}", f"{s.score:.0%}", f"{s.low:.0%}-{s.high:.0%}", f"{s.train_time_s:.0f}",
+                      Text(", ".join(f"{k}={v}" for k, v in s.config.items())), Text("; ".join(c.reasons)))
+    console.print(table)
+    verdict = "overruled" if cs.overruled else ("stands" if cs.pick is not None else "no usable answer")
+    pick = "-" if cs.pick is None else ("its own config" if cs.pick == 0 else f"#{cs.pick}")
+    console.print(Text(f"LLM's pick: {pick} ({verdict}): {cs.reason}",
+                       style="yellow" if cs.overruled or cs.pick is None else ""))

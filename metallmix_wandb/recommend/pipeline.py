@@ -36,7 +36,12 @@ class RecommendError(RuntimeError):
 class RecommendRequest(BaseModel):
     mode: Literal["meta-informed", "zero-shot"] = "meta-informed"
     top_k: int = 8
-    candidates: int = 1
+    candidates: int | None = Field(
+        None, description="None: meta-informed, the LLM chooses among `offer` candidates of the meta-learner's "
+        "confidence set; K: the LLM proposes up to K configs and the meta-learner picks (zero-shot: 1)")
+    offer: int = Field(6, ge=2, le=10, description="candidates offered when the LLM chooses inside the set")
+    tie: float = Field(0.005, ge=0.0, le=1.0, description="largest predicted-percentile gap below the best "
+                       "candidate at which the LLM's pick stands (recommend/candidates.py TIE)")
     use_llm: bool = True
     fallback: Literal["none", "meta-learner"] = "none"
     judge: bool = True
@@ -49,6 +54,16 @@ class RecommendRequest(BaseModel):
     explanation_max_chars: int | None = Field(
         None, description="cap the explanation in the JSON schema (llama.cpp grammars enforce it; small "
         "local models otherwise ramble to the token limit); None for OpenAI-style strict schemas")
+
+    @property
+    def chooses(self) -> bool:
+        """The LLM chooses inside the meta-learner's confidence set (the meta-informed default)."""
+        return self.mode == "meta-informed" and self.candidates is None
+
+    @property
+    def proposals(self) -> int:
+        """How many configs the LLM is asked to propose when it does not choose inside the set."""
+        return self.candidates or 1
 
 
 def recommendable_space(space: SearchSpace) -> SearchSpace:
@@ -98,9 +113,9 @@ def _ask_llm(llm: ChatJSON, meta: Mapping[str, MetaValue], space: SearchSpace, n
     from metallmix_wandb.recommend.prompts import recommendation_messages
 
     messages = recommendation_messages(space, meta, neighbours, knowledge.digest, mode=req.mode,
-                                       k=req.candidates, metric=req.metric, time_metric=req.time_metric)
-    schema = answer_schema(space, req.candidates, explanation_max_chars=req.explanation_max_chars)
-    return ask_for_configs(llm, messages, space, k=req.candidates, max_repairs=req.max_repairs, schema=schema)
+                                       k=req.proposals, metric=req.metric, time_metric=req.time_metric)
+    schema = answer_schema(space, req.proposals, explanation_max_chars=req.explanation_max_chars)
+    return ask_for_configs(llm, messages, space, k=req.proposals, max_repairs=req.max_repairs, schema=schema)
 
 
 def _llm_choice(outcome: RepairOutcome, learner: MetaLearner, meta: Mapping[str, MetaValue], space: SearchSpace,
@@ -124,7 +139,12 @@ def _judge(judge_llm: ChatJSON, choice: Choice, config: dict[str, Any], meta: Ma
     from metallmix_wandb.llm.judge import judge, judge_messages, judge_schema
     from metallmix_wandb.llm.output import format_score_of
 
-    format_code = format_score_of(choice.raw_reply, space, max_configs=req.candidates)
+    if choice.choice_set is not None:
+        from metallmix_wandb.recommend.candidates import pick_format_score
+
+        format_code = pick_format_score(choice.raw_reply, len(choice.choice_set.offered), space)
+    else:
+        format_code = format_score_of(choice.raw_reply, space, max_configs=req.proposals)
     jm = judge_messages(space, meta, [config], choice.explanation, choice.raw_reply, neighbours, knowledge.digest,
                         time_metric=req.time_metric)
     rationale_cap = 100 if req.explanation_max_chars else None
@@ -152,6 +172,15 @@ def recommend(
 
     if not req.use_llm or llm is None:
         choice = _meta_learner_choice(learner, meta, space, knowledge, req)
+    elif req.chooses:
+        from metallmix_wandb.recommend.choose import choose_in_set
+
+        on_step("asking the LLM to choose among the meta-learner's candidates")
+        t1 = time.perf_counter()
+        choice = choose_in_set(llm, learner, meta, space, neighbours, knowledge, n=req.offer, metric=req.metric,
+                               time_metric=req.time_metric, max_repairs=req.max_repairs,
+                               explanation_max_chars=req.explanation_max_chars, seed=req.seed, tie=req.tie)
+        timings["llm_s"] = time.perf_counter() - t1
     else:
         on_step("asking the LLM")
         t1 = time.perf_counter()
@@ -180,7 +209,7 @@ def recommend(
         config=final.config, explanation=choice.explanation, source=choice.source,
         mode=req.mode if choice.llm_answered else "meta-learner", meta_features=dict(meta),
         evidence=_evidence(neighbours, req.metric), predicted=choice.predicted, candidates=choice.candidates,
-        llm_first_choice=choice.llm_first_choice, llm_model=model_names[0] if choice.llm_asked else None,
+        llm_first_choice=choice.llm_first_choice, choice_set=choice.choice_set, llm_model=model_names[0] if choice.llm_asked else None,
         judge_model=(model_names[1] or model_names[0]) if judge_scores else None, judge_scores=judge_scores,
         format_score_code=format_code, raw_reply=choice.raw_reply, raw_valid=choice.raw_valid,
         repairs=choice.repairs, timings=timings, tokens=tokens, warnings=warnings, metric=req.metric,

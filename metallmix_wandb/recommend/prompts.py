@@ -24,9 +24,11 @@ from metallmix_wandb.llm.messages import (
     plain_data,
 )
 from metallmix_wandb.llm.schemas import answer_format_rule
+from metallmix_wandb.recommend.candidates import pick_format_rule
 
 if TYPE_CHECKING:
     from metallmix_wandb.knowledge.records import Neighbour
+    from metallmix_wandb.recommend.record import Candidate
     from metallmix_wandb.space.search_space import SearchSpace
 
 PromptMode = Literal["meta-informed", "zero-shot"]
@@ -82,6 +84,24 @@ def _target(space: SearchSpace, metric: str | None, goal: str | None) -> dict[st
     return {"name": name, "goal": direction}
 
 
+def _fields(space: SearchSpace, meta_features: Mapping[str, Any], neighbours: Sequence[Neighbour] | None,
+            shap_digest: str, *, metric: str | None, goal: str | None, time_metric: str) -> dict[str, Any]:
+    """The data block's fields; the evidence (past experiments, digest) unless `neighbours` is None."""
+    fields: dict[str, Any] = {
+        "new_dataset": {"meta_features": plain_data(dict(meta_features), digits=4)},
+        "target_metric": plain_data(_target(space, metric, goal)),
+        "search_space": plain_data(describe_space(space)),
+    }
+    if space.constants:
+        fields["fixed_parameters"] = plain_data(space.constants)
+    if neighbours is not None:
+        fields["past_experiments"] = [
+            experiment_record(n, i, space, time_metric) for i, n in enumerate(neighbours, start=1)
+        ]
+        fields["shap_digest"] = plain_data(shap_digest)
+    return fields
+
+
 def recommendation_messages(
     space: SearchSpace,
     meta_features: Mapping[str, Any],
@@ -95,18 +115,8 @@ def recommendation_messages(
     time_metric: str = "train_time_s",
 ) -> list[Message]:
     """System = instructions (fixed for mode and K); user = one request line and the data block."""
-    fields: dict[str, Any] = {
-        "new_dataset": {"meta_features": plain_data(dict(meta_features), digits=4)},
-        "target_metric": plain_data(_target(space, metric, goal)),
-        "search_space": plain_data(describe_space(space)),
-    }
-    if space.constants:
-        fields["fixed_parameters"] = plain_data(space.constants)
-    if mode == "meta-informed":
-        fields["past_experiments"] = [
-            experiment_record(n, i, space, time_metric) for i, n in enumerate(neighbours, start=1)
-        ]
-        fields["shap_digest"] = plain_data(shap_digest)
+    fields = _fields(space, meta_features, neighbours if mode == "meta-informed" else None, shap_digest,
+                     metric=metric, goal=goal, time_metric=time_metric)
     request = (
         f"Recommend {'a configuration' if k == 1 else f'up to {k} configurations'} for the new dataset "
         "described in the data block below. Reply with the JSON object only."
@@ -115,3 +125,53 @@ def recommendation_messages(
         {"role": "system", "content": instruction_text(mode, k)},
         {"role": "user", "content": f"{request}\n\n{data_block(fields)}"},
     ]
+
+
+# --------------------------------------------------------------------------- choosing inside the set
+
+_CHOOSE = (
+    "The meta-learner (a model trained on all past experiments) has ranked the search space for the new "
+    "dataset and offers a short list of diverse candidates, best predicted first: each with its predicted "
+    "percentile among configurations on this dataset (1 = best), the 80% interval of that prediction, its "
+    "predicted training time, and the parameter values SHAP found most influential with their mean effect. "
+    "Choose the candidate you expect to do best on the new dataset, using what you know and the evidence; "
+    "candidates whose intervals overlap are statistically tied, so your judgement decides between them. "
+    "You may propose a configuration of your own instead; it is scored by the meta-learner and only kept "
+    "if its interval overlaps the best candidate's."
+)
+
+
+def candidate_rows(offered: Sequence[Candidate], space: SearchSpace) -> list[dict[str, Any]]:
+    """One compact row per candidate (3 significant digits; config values as they are)."""
+    rows = []
+    for c in offered:
+        s = c.scored
+        flat = space.flatten(s.config)
+        rows.append({
+            "id": c.id, "config": plain_data({k: flat[k] for k in space.tunable if k in flat}),
+            "percentile": plain_data(s.score, digits=3),
+            "interval": [plain_data(s.low, digits=3), plain_data(s.high, digits=3)],
+            "train_time_s": plain_data(s.train_time_s, digits=3), "shap": c.reasons,
+        })
+    return rows
+
+
+def choice_messages(
+    space: SearchSpace,
+    meta_features: Mapping[str, Any],
+    offered: Sequence[Candidate],
+    neighbours: Sequence[Neighbour] = (),
+    shap_digest: str = "",
+    *,
+    metric: str | None = None,
+    goal: str | None = None,
+    time_metric: str = "train_time_s",
+) -> list[Message]:
+    """System = instructions (fixed for the number of candidates); user = the evidence and the candidates."""
+    system = "\n\n".join([_CORE_META, _CONTEXT_META, _CHOOSE, DATA_RULE, pick_format_rule(len(offered))])
+    fields = _fields(space, meta_features, neighbours, shap_digest, metric=metric, goal=goal,
+                     time_metric=time_metric)
+    fields["candidates"] = candidate_rows(offered, space)
+    request = ("Choose one of the candidates in the data block below for the new dataset, or propose your "
+               "own configuration. Reply with the JSON object only.")
+    return [{"role": "system", "content": system}, {"role": "user", "content": f"{request}\n\n{data_block(fields)}"}]

@@ -28,6 +28,24 @@ class ScoredConfig(BaseModel):
     train_time_s: float
 
 
+class Candidate(BaseModel):
+    """One config the meta-learner offered the LLM to choose from (recommend/candidates.py)."""
+
+    id: int = Field(ge=1)
+    scored: ScoredConfig
+    reasons: list[str] = Field(default_factory=list, description="its top SHAP reasons, from the digest's numbers")
+
+
+class SetChoice(BaseModel):
+    """The LLM's choice inside the meta-learner's confidence set, and whether it stood (DESIGN.md §4)."""
+
+    offered: list[Candidate] = Field(description="best predicted first; id 1 is the meta-learner's best")
+    pick: int | None = Field(None, description="the id the LLM picked; 0 = a config of its own; None = no usable answer")
+    pick_scored: ScoredConfig | None = Field(None, description="the LLM's pick as the meta-learner scores it")
+    overruled: bool = False
+    reason: str = Field("", description="why the final choice is what it is, in one sentence")
+
+
 class Evidence(BaseModel):
     """One retrieved experiment as used in the prompt (kept so `judge` can re-score later)."""
 
@@ -49,6 +67,7 @@ class Choice(BaseModel):
     predicted: ScoredConfig
     candidates: list[ScoredConfig] = Field(default_factory=list)
     llm_first_choice: dict[str, Any] | None = None
+    choice_set: SetChoice | None = None
     raw_reply: str = ""
     raw_valid: bool | None = None
     repairs: int = 0
@@ -74,8 +93,10 @@ class Recommendation(BaseModel):
     meta_features: dict[str, MetaValue]
     evidence: list[Evidence] = Field(default_factory=list)
     predicted: ScoredConfig
-    candidates: list[ScoredConfig] = Field(default_factory=list, description="valid LLM configs, LLM order")
+    candidates: list[ScoredConfig] = Field(default_factory=list, description="valid LLM configs, LLM order; "
+                                            "or the candidates offered, best first")
     llm_first_choice: dict[str, Any] | None = None
+    choice_set: SetChoice | None = Field(None, description="the candidates offered, the LLM's pick, overruled or not")
     llm_model: str | None = None
     judge_model: str | None = None
     judge_scores: dict[str, float | None] = Field(default_factory=dict)

@@ -199,6 +199,27 @@ class MetaLearner:
         return BestConfig(config=config, prediction=pred, method=found.method, scored=found.n,
                           seconds=time.perf_counter() - start)
 
+    def ranked_configs(self, meta: Mapping[str, MetaValue], space: SearchSpace | None = None, n: int = 200,
+                       n_samples: int = 2000, seed: int = 0,
+                       max_grid: int = MAX_GRID) -> list[tuple[dict[str, Any], Prediction]]:
+        """The `n` best distinct configs of the same search as `best_config`, best first, with their
+        predictions: what recommend offers the LLM to choose from (recommend/candidates.py)."""
+        space = space or self.info.search_space()
+        params = [p for p in self.layout.params if p in space.tunable]
+        found = search(space, params, lambda choices, m: self._scores(meta, choices, m),
+                       n_samples=max(1, n_samples), seed=seed, max_grid=max_grid)
+        configs: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for i in np.argsort(-found.scores, kind="stable"):
+            config = complete(space, found.config(int(i)), self.layout.observed_mode)
+            key = json.dumps(config, sort_keys=True, default=str)
+            if key not in seen:
+                seen.add(key)
+                configs.append(config)
+            if len(configs) >= n:
+                break
+        return list(zip(configs, self.predict(meta, configs), strict=True))
+
     def _scores(self, meta: Mapping[str, MetaValue], choices: Choices, n: int) -> np.ndarray:
         X = self.layout.candidates(meta, choices, n).astype(np.float32)
         return self.boosters["rank"].inplace_predict(X, missing=np.nan)

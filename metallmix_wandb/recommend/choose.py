@@ -1,0 +1,80 @@
+"""The meta-informed default of `recommend`: the LLM chooses inside the meta-learner's confidence set.
+
+The meta-learner ranks the space; a short diverse list is offered (recommend/candidates.py) with the
+retrieved experiments and the digest as evidence; the LLM answers with an id (or a config of its own);
+an unusable answer is sent back for repair at most `max_repairs` times, then the best candidate stands
+with a warning (never an exception). Tested through recommend (tests/recommend/test_choose.py) and the
+evaluation (tests/evaluate/test_hostile_llm.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from metallmix_wandb.knowledge.records import MetaValue, Neighbour
+from metallmix_wandb.llm.ask import repair_messages
+from metallmix_wandb.recommend.candidates import OFFER, TIE, PickAnswer, chosen, decide_answer, offer, pick_schema, read_pick
+from metallmix_wandb.recommend.prompts import choice_messages
+from metallmix_wandb.recommend.record import Choice, ScoredConfig, meta_learner_explanation
+from metallmix_wandb.space.search_space import SearchSpace
+
+if TYPE_CHECKING:
+    from metallmix_wandb.knowledge.meta_learner.artifact import Knowledge
+    from metallmix_wandb.knowledge.meta_learner.model import MetaLearner
+    from metallmix_wandb.llm.chat import ChatJSON, ChatResult
+
+RANKED = 200
+"""Configs of the meta-learner's ranking the diverse set is picked from."""
+
+
+def scored_configs(learner: MetaLearner, meta: Mapping[str, MetaValue],
+                   configs: Sequence[Mapping[str, Any]]) -> list[ScoredConfig]:
+    """Configs with the meta-learner's predictions."""
+    return [ScoredConfig(config=dict(c), **p.model_dump())
+            for c, p in zip(configs, learner.predict(meta, configs), strict=True)]
+
+
+def choose_in_set(llm: ChatJSON, learner: MetaLearner, meta: Mapping[str, MetaValue], space: SearchSpace,
+                  neighbours: Sequence[Neighbour], knowledge: Knowledge, *, n: int = OFFER, metric: str,
+                  time_metric: str, max_repairs: int = 2, explanation_max_chars: int | None = None,
+                  seed: int = 0, tie: float = TIE) -> Choice:
+    """Offer, ask (and repair), decide: a Choice whose `choice_set` records the candidates offered, the
+    LLM's pick and whether it was overruled. LLM client errors (server unreachable) propagate."""
+    ranked = [ScoredConfig(config=c, **p.model_dump())
+              for c, p in learner.ranked_configs(meta, space, n=RANKED, seed=seed)]
+    offered = offer(ranked, knowledge.summary, list(space.tunable), n)
+    messages = choice_messages(space, meta, offered, neighbours, knowledge.digest, metric=metric,
+                               time_metric=time_metric)
+    schema = pick_schema(space, len(offered), explanation_max_chars)
+    chats: list[ChatResult] = []
+    answers: list[PickAnswer] = []
+    convo = list(messages)
+    for _ in range(max_repairs + 1):
+        chat = llm.chat_json(convo, schema, name="choice")
+        answer = read_pick(chat.text, len(offered), space)
+        chats.append(chat)
+        answers.append(answer)
+        if answer.ok:
+            break
+        convo = repair_messages(messages, chat.text, answer.problems)
+    decision = decide_answer(answers[-1], offered, lambda cs: scored_configs(learner, meta, cs), tie)
+    final = chosen(decision)
+    asked: dict[str, Any] = {
+        "tokens": {"prompt": sum(c.prompt_tokens for c in chats), "completion": sum(c.completion_tokens for c in chats)},
+        "raw_valid": answers[0].ok, "repairs": len(chats) - 1, "raw_reply": chats[-1].text,
+        "candidates": [c.scored for c in offered], "choice_set": decision,
+        "llm_first_choice": decision.pick_scored.config if decision.pick_scored else None,
+    }
+    if decision.pick is not None and not decision.overruled:
+        return Choice(source="llm", config=final.config, explanation=answers[-1].explanation, predicted=final,
+                      **asked)
+    explanation = meta_learner_explanation(final.config, final, knowledge.digest, metric)
+    if decision.overruled:
+        warning = f"LLM's pick overruled: {decision.reason}"
+        explanation = f"The LLM's pick was overruled: {decision.reason}.\n\n{explanation}"
+    else:
+        warning = f"LLM fallback: {decision.reason}"
+        explanation = f"The LLM gave no usable choice; this is the meta-learner's best candidate.\n\n{explanation}"
+    return Choice(source="meta-learner-fallback", config=final.config, explanation=explanation, predicted=final,
+                  warnings=[warning], **asked)

@@ -1,0 +1,75 @@
+"""A hostile LLM cannot pull `recommend` below the meta-learner's confidence set (issue 13, Done when):
+run through `evaluate` in lookup mode on the small real NAS-Bench-201 table, a scripted LLM that always
+picks the worst candidate it is offered, and one that proposes a bad config of its own, stay within 2
+percentile points of the meta-learner alone (median over the datasets)."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from metallmix_wandb.cli import main
+from tests.support.data_block import split_data_block
+from tests.support.fake_llm import FakeLLMServer, Reply, completion
+from tests.support.hpo_bench import METRIC, PROJECT, Nb201Kb, nb201_kb  # noqa: F401
+from tests.support.wandb_runs import offline_env
+
+BAD = {"Op0": "avg_pool_3x3", "Op1": "none", "Op2": "none"}
+"""A config of the sub-grid that ranks near the bottom on every dataset (no convolution on the path)."""
+
+
+def _offered(req: dict[str, Any]) -> list[dict[str, Any]]:
+    _, data = split_data_block(req["messages"][1]["content"])
+    return data["candidates"]
+
+
+def worst_pick(req: dict[str, Any]) -> Reply:
+    """Always the candidate with the lowest predicted percentile."""
+    worst = min(_offered(req), key=lambda c: (c["percentile"], -c["id"]))
+    return Reply(200, completion(json.dumps({"candidate": worst["id"], "config": None,
+                                             "explanation": "The last one looks best to me."})))
+
+
+def own_bad(req: dict[str, Any]) -> Reply:
+    """Always a config of its own, a bad one."""
+    assert _offered(req)  # it was offered candidates, and ignores them
+    return Reply(200, completion(json.dumps({"candidate": 0, "config": BAD, "explanation": "Pooling is enough."})))
+
+
+def _medians(kb: Nb201Kb, tmp_path: Path, step: Callable[[dict[str, Any]], Reply]) -> tuple[dict, list]:
+    out = tmp_path / "eval.json"
+    with FakeLLMServer([step]) as server:
+        result = CliRunner().invoke(main, [
+            "evaluate", "--project", PROJECT, "--metric", METRIC, "--space", str(kb.space), "--lookup", str(kb.full),
+            "--out", str(out), "--no-per-dataset", "--seeds", "1", "--baselines", "meta-learner", "--no-judge",
+            "--base-url", server.base_url, "--models", "hostile", "--no-log"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    report = json.loads(out.read_text())
+    rows = report["results"]
+    medians = {m: statistics.median(r["percentile"] for r in rows if r["method"] == m)
+               for m in ("meta-learner", "llm:hostile")}
+    return medians, [r for r in rows if r["method"] == "llm:hostile"]
+
+
+@pytest.fixture
+def env(nb201_kb: Nb201Kb, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Nb201Kb:  # noqa: F811
+    offline_env(tmp_path / "wandb_root", monkeypatch)
+    monkeypatch.setenv("METALLMIX_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("METALLMIX_QDRANT_PATH", str(nb201_kb.qdrant))
+    for var in ("METALLMIX_LLM_BASE_URL", "METALLMIX_LLM_MODEL", "METALLMIX_METRIC"):
+        monkeypatch.delenv(var, raising=False)
+    return nb201_kb
+
+
+@pytest.mark.parametrize("step", [worst_pick, own_bad], ids=["worst-candidate", "own-bad-config"])
+def test_a_hostile_llm_stays_within_two_points_of_the_meta_learner(env: Nb201Kb, tmp_path: Path,
+                                                                   step: Callable[[dict[str, Any]], Reply]) -> None:
+    medians, llm_rows = _medians(env, tmp_path, step)
+    assert len(llm_rows) == 3 and all(r["ok"] for r in llm_rows)
+    assert medians["llm:hostile"] >= medians["meta-learner"] - 0.02, medians
