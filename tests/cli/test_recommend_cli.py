@@ -5,7 +5,9 @@ test_recommend_local_llm.py). The rule under test: nothing outside the space is 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -13,7 +15,9 @@ from click.testing import CliRunner
 from metallmix_wandb.knowledge.runs_offline import find_run_dirs, parse_run_dir
 from metallmix_wandb.cli import main
 from metallmix_wandb.space.search_space import SearchSpace
-from tests.support.fake_llm import FakeLLMServer, llama_cpp_like, reply
+from metallmix_wandb.recommend.candidates import TIE
+from tests.support.data_block import split_data_block
+from tests.support.fake_llm import FakeLLMServer, Reply, completion, llama_cpp_like, reply
 from tests.support.recommend_kb import kb, offline_explain_project  # noqa: F401
 from tests.support.synthetic import EXPLAIN_PROJECT
 from tests.support.wandb_runs import wait_for_exit_record
@@ -84,7 +88,7 @@ def test_llm_candidates_are_ranked_by_the_meta_learner(kb: dict) -> None:
 def test_invalid_llm_answers_are_never_logged(kb: dict, bad: str) -> None:
     with FakeLLMServer([reply(bad)]) as server:
         code, out, data = _recommend(kb, "--base-url", server.base_url, "--model", "fake", "--max-repairs", "1",
-                                     "--queue", "gpu")
+                                     "--queue", "gpu", "--candidates", "1")
         assert len(server.requests) == 2  # the answer and one repair
     assert code == 2 and "Nothing was logged or enqueued" in out and data is None
     assert _logged(kb) == [] and not list(kb["runs"].parent.rglob("*.launch.json"))
@@ -93,7 +97,7 @@ def test_invalid_llm_answers_are_never_logged(kb: dict, bad: str) -> None:
 def test_fallback_to_the_meta_learner_is_flagged(kb: dict) -> None:
     with FakeLLMServer([reply("no idea")]) as server:
         code, out, data = _recommend(kb, "--base-url", server.base_url, "--model", "fake", "--max-repairs", "0",
-                                     "--fallback", "meta-learner")
+                                     "--fallback", "meta-learner", "--candidates", "1")
     assert code == 0, out
     rec = data["recommendation"]
     assert rec["source"] == "meta-learner-fallback" and rec["warnings"] and rec["raw_valid"] is False
@@ -127,3 +131,73 @@ def test_judge_rescoring_a_logged_recommendation(kb: dict) -> None:
         assert "meta-learner's best configuration" in sent and str(run.config["recommended"]["batch_size"]) in sent
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["scores"]["accuracy"] == 1.0
+
+
+def _choose(pick: Callable[[list[dict]], int]) -> Callable[[dict], Any]:
+    """An LLM that picks, by `pick(offered rows)`, one of the candidates it is offered (judge asks get scores)."""
+    judge = json.dumps({"format": 4, "accuracy": 3, "completeness": 3, "conciseness": 4, "fluency": 4,
+                        "rationale": "ok"})
+
+    def step(req: dict) -> Reply:
+        fmt = (req.get("response_format") or {}).get("json_schema") or {}
+        if fmt.get("name") == "judgement" or "candidates" not in req["messages"][-1]["content"]:
+            return Reply(200, completion(judge))
+        _, data = split_data_block(req["messages"][1]["content"])
+        answer = {"candidate": pick(data["candidates"]), "config": None, "explanation": "Its SHAP reasons fit."}
+        return Reply(200, completion(json.dumps(answer)))
+
+    return step
+
+
+def _tied_last(rows: list[dict]) -> int:
+    return max(r["id"] for r in rows if r["percentile"] >= rows[0]["percentile"] - TIE)
+
+
+def _worst(rows: list[dict]) -> int:
+    return min(rows, key=lambda r: (r["percentile"], -r["id"]))["id"]
+
+
+def test_the_llm_chooses_a_tied_candidate_and_its_pick_stands(kb: dict) -> None:
+    with FakeLLMServer([_choose(_tied_last)]) as server:
+        code, out, data = _recommend(kb, "--base-url", server.base_url, "--model", "fake", "--judge-repeats", "1",
+                                     "--no-log")
+    assert code == 0, out
+    rec = data["recommendation"]
+    cs = rec["choice_set"]
+    assert 5 <= len(cs["offered"]) <= 8 and [c["id"] for c in cs["offered"]] == list(range(1, len(cs["offered"]) + 1))
+    picked = next(c for c in cs["offered"] if c["id"] == cs["pick"])
+    assert rec["source"] == "llm" and not cs["overruled"] and rec["config"] == picked["scored"]["config"]
+    assert rec["explanation"] == "Its SHAP reasons fit." and rec["judge_scores"]["accuracy"] == 3.0
+    assert rec["raw_valid"] is True and rec["format_score_code"] == 4
+    assert all(kb["space"].without("dataset").validate_config(c["scored"]["config"]).ok for c in cs["offered"])
+
+
+def test_a_clearly_worse_pick_is_overruled_and_the_output_says_so(kb: dict) -> None:
+    with FakeLLMServer([_choose(_worst)]) as server:
+        code, out, data = _recommend(kb, "--base-url", server.base_url, "--model", "fake", "--no-judge", "--no-log")
+        result = CliRunner().invoke(main, ["recommend", "--project", EXPLAIN_PROJECT, "--meta-features",
+                                           str(kb["mf"]), "--base-url", server.base_url, "--model", "fake",
+                                           "--no-judge", "--no-log"])
+    assert code == 0, out
+    rec = data["recommendation"]
+    cs = rec["choice_set"]
+    best = cs["offered"][0]["scored"]
+    assert cs["pick"] == len(cs["offered"]) and cs["pick_scored"]["score"] < best["score"] - TIE
+    assert cs["overruled"] and rec["config"] == best["config"] and rec["source"] == "meta-learner-fallback"
+    assert any(w.startswith("LLM's pick overruled") for w in rec["warnings"])
+    assert rec["explanation"].startswith("The LLM's pick was overruled")
+    text = " ".join(result.output.split())
+    assert result.exit_code == 0 and "candidates offered" in text
+    assert f"LLM's pick: #{cs['pick']} (overruled)" in text and "warning: LLM's pick overruled" in text
+
+
+def test_an_unusable_choice_falls_back_to_the_best_candidate_without_error(kb: dict) -> None:
+    with FakeLLMServer([reply("no idea"), reply('{"candidate": 42, "config": null, "explanation": "x"}')]) as server:
+        code, out, data = _recommend(kb, "--base-url", server.base_url, "--model", "fake", "--max-repairs", "1",
+                                     "--no-log")
+        assert len(server.requests) == 2  # the answer and one repair
+    assert code == 0, out
+    rec = data["recommendation"]
+    assert rec["source"] == "meta-learner-fallback" and rec["choice_set"]["pick"] is None
+    assert rec["config"] == rec["choice_set"]["offered"][0]["scored"]["config"] and rec["repairs"] == 1
+    assert any(w.startswith("LLM fallback") and "42" in w for w in rec["warnings"])

@@ -23,10 +23,14 @@ JUDGEMENT = {"format": 4, "accuracy": 3, "completeness": 3, "conciseness": 4, "f
 
 def scripted(req: dict[str, Any]) -> Reply:
     """Judge requests get scores; a zero-shot first ask gets a config outside the space (the repair
-    turn, which carries an assistant message, gets a valid one); meta-informed asks a valid one."""
+    turn, which carries an assistant message, gets a valid one); meta-informed (choosing among the
+    meta-learner's candidates) proposes GOOD as its own config, which the meta-learner finds tied."""
     fmt = (req.get("response_format") or {}).get("json_schema") or {}
     if fmt.get("name") == "judgement":
         return Reply(200, completion(json.dumps(JUDGEMENT)))
+    if fmt.get("name") == "choice":
+        answer = {"candidate": 0, "config": GOOD, "explanation": "3x3 convs did best nearby."}
+        return Reply(200, completion(json.dumps(answer)))
     messages = req.get("messages") or []
     zero_shot = "search space alone" in messages[0]["content"]
     repairing = any(m.get("role") == "assistant" for m in messages)
