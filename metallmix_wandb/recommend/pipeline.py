@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from metallmix_wandb.knowledge.records import MetaValue, Neighbour
+from metallmix_wandb.recommend.candidates import TIE
 from metallmix_wandb.recommend.record import (
     Choice, Evidence, Recommendation, ScoredConfig, meta_learner_explanation, rank_candidates,
 )
@@ -40,7 +41,7 @@ class RecommendRequest(BaseModel):
         None, description="None: meta-informed, the LLM chooses among `offer` candidates of the meta-learner's "
         "confidence set; K: the LLM proposes up to K configs and the meta-learner picks (zero-shot: 1)")
     offer: int = Field(6, ge=2, le=10, description="candidates offered when the LLM chooses inside the set")
-    tie: float = Field(0.005, ge=0.0, le=1.0, description="largest predicted-percentile gap below the best "
+    tie: float = Field(TIE, ge=0.0, le=1.0, description="largest predicted-percentile gap below the best "
                        "candidate at which the LLM's pick stands (recommend/candidates.py TIE)")
     use_llm: bool = True
     fallback: Literal["none", "meta-learner"] = "none"
