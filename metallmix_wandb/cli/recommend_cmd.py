@@ -21,6 +21,8 @@ from metallmix_wandb.cli.options import check_dataset_choice, dataset_options, k
 @click.option("-k", "--top-k", type=click.IntRange(min=1), help="Similar experiments in the prompt (default 8).")
 @click.option("--candidates", type=click.IntRange(1, 10), default=1, show_default=True,
               help="Ask for up to K configs; the meta-learner picks among them.")
+@click.option("--task", help="The project's task for the prompts, e.g. 'tabular churn prediction' (env "
+              "METALLMIX_TASK; default: the sweep YAML's description, else neutral wording).")
 @click.option("--model", help="LLM name on the endpoint (env METALLMIX_LLM_MODEL).")
 @click.option("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 (Ollama). "
               "Default: the embedded demo model.")

@@ -46,6 +46,7 @@ class RecommendRequest(BaseModel):
     metric: str = "test/acc"
     time_metric: str = "train_time_s"
     seed: int = 0
+    task: str | None = Field(None, description="the project's task for the prompts (else the space's description)")
     explanation_max_chars: int | None = Field(
         None, description="cap the explanation in the JSON schema (llama.cpp grammars enforce it; small "
         "local models otherwise ramble to the token limit); None for OpenAI-style strict schemas")
@@ -98,7 +99,8 @@ def _ask_llm(llm: ChatJSON, meta: Mapping[str, MetaValue], space: SearchSpace, n
     from metallmix_wandb.recommend.prompts import recommendation_messages
 
     messages = recommendation_messages(space, meta, neighbours, knowledge.digest, mode=req.mode,
-                                       k=req.candidates, metric=req.metric, time_metric=req.time_metric)
+                                       k=req.candidates, metric=req.metric, time_metric=req.time_metric,
+                                       task=req.task)
     schema = answer_schema(space, req.candidates, explanation_max_chars=req.explanation_max_chars)
     return ask_for_configs(llm, messages, space, k=req.candidates, max_repairs=req.max_repairs, schema=schema)
 
