@@ -120,6 +120,21 @@ def _llm_choice(outcome: RepairOutcome, learner: MetaLearner, meta: Mapping[str,
                          "--fallback meta-learner, --candidates K, or a stronger model.")
 
 
+def _checked_explanation(choice: Choice, knowledge: Knowledge, meta: Mapping[str, MetaValue],
+                         neighbours: Sequence[Neighbour], req: RecommendRequest) -> tuple[str, str | None]:
+    """(the explanation to show, why the LLM's failed the check or None): the LLM's when it is real
+    text naming the chosen values and quoting only numbers it was shown, else the digest's, marked."""
+    from metallmix_wandb.recommend.explanation_check import check_explanation
+
+    key = [f.feature for f in knowledge.summary.features if f.source == "param"]
+    sources = [_evidence(neighbours, req.metric), knowledge.digest, choice.predicted, dict(meta)]
+    verdict = check_explanation(choice.explanation, choice.config, key_params=key, sources=sources)
+    if verdict.ok:
+        return choice.explanation, None
+    fallback = meta_learner_explanation(choice.config, choice.predicted, knowledge.digest, req.metric)
+    return f"LLM explanation rejected: {verdict.reason}.\n\n{fallback}", verdict.reason
+
+
 def _judge(judge_llm: ChatJSON, choice: Choice, config: dict[str, Any], meta: Mapping[str, MetaValue],
            space: SearchSpace, neighbours: Sequence[Neighbour], knowledge: Knowledge,
            req: RecommendRequest) -> JudgeOutcome:
@@ -177,9 +192,15 @@ def recommend(
         judge_scores, format_code = verdict.scores.by_criterion(), verdict.format_score_code
         tokens["judge"] = verdict.tokens
         warnings.extend(f"judge: {e}" for e in verdict.errors)
+    explanation, rejected = choice.explanation, None
+    if choice.llm_answered:  # checked after the judge, which scores the LLM's own words
+        explanation, rejected = _checked_explanation(choice, knowledge, meta, neighbours, req)
+        if rejected:
+            warnings.append(f"LLM explanation rejected: {rejected}")
     timings["total_s"] = time.perf_counter() - t0
     return Recommendation(
-        config=final.config, explanation=choice.explanation, source=choice.source,
+        config=final.config, explanation=explanation, source=choice.source,
+        llm_explanation=choice.explanation if choice.llm_answered else None, explanation_rejected=rejected,
         mode=req.mode if choice.llm_answered else "meta-learner", meta_features=dict(meta),
         evidence=_evidence(neighbours, req.metric), predicted=choice.predicted, candidates=choice.candidates,
         llm_first_choice=choice.llm_first_choice, llm_model=model_names[0] if choice.llm_asked else None,
