@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     llm_model: str | None = Field(None, validation_alias=_alias("llm_model"))
     llm_api_key: SecretStr | None = Field(None, validation_alias=_alias("llm_api_key", "OPENAI_API_KEY"))
     judge_model: str | None = Field(None, validation_alias=_alias("judge_model"))
+    task: str | None = Field(None, validation_alias=_alias("task"),
+                             description="what the project trains, named in the prompts (else the sweep's description)")
 
     @property
     def resolved_qdrant_path(self) -> Path:

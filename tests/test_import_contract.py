@@ -72,6 +72,7 @@ PURE = (
     "metallmix_wandb.llm.modes.json_object",
     "metallmix_wandb.llm.modes.json_schema",
     "metallmix_wandb.llm.modes.text",
+    "metallmix_wandb.recommend.explanation_check",
     "metallmix_wandb.recommend.prompts",
     "metallmix_wandb.recommend.record",
     "metallmix_wandb.tune.records",

@@ -22,9 +22,12 @@ from metallmix_wandb.cli.options import check_dataset_choice, dataset_options, k
 @click.option("--candidates", type=click.IntRange(1, 10), default=None,
               help="Ask the LLM to propose up to K configs; the meta-learner picks among them. Default "
               "(meta-informed): the LLM chooses among the meta-learner's --offer candidates, and its pick "
-              "stands when its predicted interval overlaps the best candidate's.")
+              "stands when its predicted interval overlaps the best candidate's and it is a near-tie (within "
+              "0.005 predicted percentile).")
 @click.option("--offer", type=click.IntRange(2, 10), default=6, show_default=True,
               help="Diverse candidates the meta-learner offers the LLM to choose from.")
+@click.option("--task", help="The project's task for the prompts, e.g. 'tabular churn prediction' (env "
+              "METALLMIX_TASK; default: the sweep YAML's description, else neutral wording).")
 @click.option("--model", help="LLM name on the endpoint (env METALLMIX_LLM_MODEL).")
 @click.option("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 (Ollama). "
               "Default: the embedded demo model.")

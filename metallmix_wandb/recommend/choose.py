@@ -38,14 +38,14 @@ def scored_configs(learner: MetaLearner, meta: Mapping[str, MetaValue],
 def choose_in_set(llm: ChatJSON, learner: MetaLearner, meta: Mapping[str, MetaValue], space: SearchSpace,
                   neighbours: Sequence[Neighbour], knowledge: Knowledge, *, n: int = OFFER, metric: str,
                   time_metric: str, max_repairs: int = 2, explanation_max_chars: int | None = None,
-                  seed: int = 0, tie: float = TIE) -> Choice:
+                  seed: int = 0, tie: float = TIE, task: str | None = None) -> Choice:
     """Offer, ask (and repair), decide: a Choice whose `choice_set` records the candidates offered, the
     LLM's pick and whether it was overruled. LLM client errors (server unreachable) propagate."""
     ranked = [ScoredConfig(config=c, **p.model_dump())
               for c, p in learner.ranked_configs(meta, space, n=RANKED, seed=seed)]
     offered = offer(ranked, knowledge.summary, list(space.tunable), n)
     messages = choice_messages(space, meta, offered, neighbours, knowledge.digest, metric=metric,
-                               time_metric=time_metric)
+                               time_metric=time_metric, task=task)
     schema = pick_schema(space, len(offered), explanation_max_chars)
     chats: list[ChatResult] = []
     answers: list[PickAnswer] = []

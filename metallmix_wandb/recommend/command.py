@@ -62,7 +62,8 @@ def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> Non
     err = Console(stderr=True)
     settings = load_settings(project=opts["project"], entity=opts["entity"], qdrant_path=opts["qdrant_path"],
                              qdrant_url=opts["qdrant_url"], top_k=opts["top_k"], llm_model=opts["model"],
-                             llm_base_url=opts["base_url"], llm_api_key=opts["api_key"], judge_model=opts["judge_model"])
+                             llm_base_url=opts["base_url"], llm_api_key=opts["api_key"], judge_model=opts["judge_model"],
+                             task=opts.get("task"))
     if not settings.project:
         fail("no project: pass --project or set WANDB_PROJECT")
     try:
@@ -76,7 +77,7 @@ def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> Non
                            use_llm=not opts["no_llm"], fallback=opts["fallback"], judge=not opts["no_judge"],
                            judge_repeats=opts["judge_repeats"], max_repairs=opts["max_repairs"],
                            exclude_datasets=exclusion_keys(tuple(opts["exclude_dataset"])), metric=settings.metric,
-                           time_metric=settings.time_metric)
+                           time_metric=settings.time_metric, task=settings.task)
     if req.use_llm and not settings.llm_base_url:  # the embedded demo model: keep its answer short
         req = req.model_copy(update={"explanation_max_chars": 400})
     llm_errors, server_errors = _llm_errors(req.use_llm)

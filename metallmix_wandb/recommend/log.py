@@ -40,7 +40,8 @@ def log_recommendation(rec: Recommendation, *, project: str, entity: str | None 
             table.add_data(e.run_path, e.dataset, e.distance, e.metric, e.train_time_s, json.dumps(e.config, default=str))
         run.log({"evidence": table})
         run.summary.update({
-            "explanation": rec.explanation, "raw_valid": rec.raw_valid, "repairs": rec.repairs,
+            "explanation": rec.explanation, "llm_explanation": rec.llm_explanation or "",
+            "explanation_rejected": rec.explanation_rejected or "", "raw_valid": rec.raw_valid, "repairs": rec.repairs,
             "format_score_code": rec.format_score_code,
             **_flat("predicted", rec.predicted.model_dump(exclude={"config"})),
             **_flat("judge", rec.judge_scores), **_flat("timings", rec.timings), **_flat("tokens", rec.tokens),

@@ -52,6 +52,7 @@ class RecommendRequest(BaseModel):
     metric: str = "test/acc"
     time_metric: str = "train_time_s"
     seed: int = 0
+    task: str | None = Field(None, description="the project's task for the prompts (else the space's description)")
     explanation_max_chars: int | None = Field(
         None, description="cap the explanation in the JSON schema (llama.cpp grammars enforce it; small "
         "local models otherwise ramble to the token limit); None for OpenAI-style strict schemas")
@@ -114,7 +115,8 @@ def _ask_llm(llm: ChatJSON, meta: Mapping[str, MetaValue], space: SearchSpace, n
     from metallmix_wandb.recommend.prompts import recommendation_messages
 
     messages = recommendation_messages(space, meta, neighbours, knowledge.digest, mode=req.mode,
-                                       k=req.proposals, metric=req.metric, time_metric=req.time_metric)
+                                       k=req.proposals, metric=req.metric, time_metric=req.time_metric,
+                                       task=req.task)
     schema = answer_schema(space, req.proposals, explanation_max_chars=req.explanation_max_chars)
     return ask_for_configs(llm, messages, space, k=req.proposals, max_repairs=req.max_repairs, schema=schema)
 
@@ -132,6 +134,21 @@ def _llm_choice(outcome: RepairOutcome, learner: MetaLearner, meta: Mapping[str,
         return _meta_learner_choice(learner, meta, space, knowledge, req, after=outcome)
     raise RecommendError(f"{outcome.failure}. Nothing was logged or enqueued; retry with "
                          "--fallback meta-learner, --candidates K, or a stronger model.")
+
+
+def _checked_explanation(choice: Choice, knowledge: Knowledge, meta: Mapping[str, MetaValue],
+                         neighbours: Sequence[Neighbour], req: RecommendRequest) -> tuple[str, str | None]:
+    """(the explanation to show, why the LLM's failed the check or None): the LLM's when it is real
+    text naming the chosen values and quoting only numbers it was shown, else the digest's, marked."""
+    from metallmix_wandb.recommend.explanation_check import check_explanation
+
+    key = [f.feature for f in knowledge.summary.features if f.source == "param"]
+    sources = [_evidence(neighbours, req.metric), knowledge.digest, choice.predicted, dict(meta)]
+    verdict = check_explanation(choice.explanation, choice.config, key_params=key, sources=sources)
+    if verdict.ok:
+        return choice.explanation, None
+    fallback = meta_learner_explanation(choice.config, choice.predicted, knowledge.digest, req.metric)
+    return f"LLM explanation rejected: {verdict.reason}.\n\n{fallback}", verdict.reason
 
 
 def _judge(judge_llm: ChatJSON, choice: Choice, config: dict[str, Any], meta: Mapping[str, MetaValue],
@@ -180,7 +197,8 @@ def recommend(
         t1 = time.perf_counter()
         choice = choose_in_set(llm, learner, meta, space, neighbours, knowledge, n=req.offer, metric=req.metric,
                                time_metric=req.time_metric, max_repairs=req.max_repairs,
-                               explanation_max_chars=req.explanation_max_chars, seed=req.seed, tie=req.tie)
+                               explanation_max_chars=req.explanation_max_chars, seed=req.seed, tie=req.tie,
+                               task=req.task)
         timings["llm_s"] = time.perf_counter() - t1
     else:
         on_step("asking the LLM")
@@ -205,12 +223,19 @@ def recommend(
         judge_scores, format_code = verdict.scores.by_criterion(), verdict.format_score_code
         tokens["judge"] = verdict.tokens
         warnings.extend(f"judge: {e}" for e in verdict.errors)
+    explanation, rejected = choice.explanation, None
+    if choice.llm_answered:  # checked after the judge, which scores the LLM's own words
+        explanation, rejected = _checked_explanation(choice, knowledge, meta, neighbours, req)
+        if rejected:
+            warnings.append(f"LLM explanation rejected: {rejected}")
     timings["total_s"] = time.perf_counter() - t0
     return Recommendation(
-        config=final.config, explanation=choice.explanation, source=choice.source,
+        config=final.config, explanation=explanation, source=choice.source,
+        llm_explanation=choice.explanation if choice.llm_answered else None, explanation_rejected=rejected,
         mode=req.mode if choice.llm_answered else "meta-learner", meta_features=dict(meta),
         evidence=_evidence(neighbours, req.metric), predicted=choice.predicted, candidates=choice.candidates,
-        llm_first_choice=choice.llm_first_choice, choice_set=choice.choice_set, llm_model=model_names[0] if choice.llm_asked else None,
+        llm_first_choice=choice.llm_first_choice, choice_set=choice.choice_set,
+        llm_model=model_names[0] if choice.llm_asked else None,
         judge_model=(model_names[1] or model_names[0]) if judge_scores else None, judge_scores=judge_scores,
         format_score_code=format_code, raw_reply=choice.raw_reply, raw_valid=choice.raw_valid,
         repairs=choice.repairs, timings=timings, tokens=tokens, warnings=warnings, metric=req.metric,

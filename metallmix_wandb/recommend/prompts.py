@@ -32,13 +32,25 @@ if TYPE_CHECKING:
     from metallmix_wandb.space.search_space import SearchSpace
 
 PromptMode = Literal["meta-informed", "zero-shot"]
+
+DEFAULT_TASK = "supervised learning on the new dataset (the project gave no task description)"
+"""The task the prompts name when neither `--task`/METALLMIX_TASK nor the sweep's `description` gives one:
+neutral, so an image, tabular or text project never gets a wrong premise."""
+
+
+def task_of(space: SearchSpace, task: str | None = None) -> str:
+    """The project's task: `--task`/METALLMIX_TASK first, then the sweep YAML's `description`, else neutral."""
+    for text in (task, space.description):
+        if text and text.strip():
+            return text.strip()
+    return DEFAULT_TASK
 PROMPT_MODES: tuple[str, ...] = ("meta-informed", "zero-shot")
 
 # --------------------------------------------------------------------------- instruction texts
 
 _CORE_META = (
-    "You are a hyperparameter optimisation assistant for image classification with transfer learning. "
-    "You recommend a pretrained model and its training hyperparameters for a new dataset, and you keep "
+    "You are a hyperparameter optimisation assistant for the machine-learning task described in the "
+    "data's \"task\". You recommend a model and its training hyperparameters for a new dataset, and you keep "
     "to the evidence you are given: the new dataset's meta-features, past experiments on the most "
     "similar datasets (their configurations, metrics, training times and the three features that SHAP "
     "found most influential for each), and a SHAP digest of what drives performance overall. Do not "
@@ -53,9 +65,9 @@ _CONTEXT_META = (
 )
 
 _CORE_ZERO = (
-    "You are a hyperparameter optimisation assistant for image classification with transfer learning. "
-    "You recommend a pretrained model and its training hyperparameters for a new dataset from its "
-    "meta-features and the search space alone, using general knowledge of transfer learning. Do not "
+    "You are a hyperparameter optimisation assistant for the machine-learning task described in the "
+    "data's \"task\". You recommend a model and its training hyperparameters for a new dataset from its "
+    "meta-features and the search space alone, using general machine-learning knowledge. Do not "
     "invent results."
 )
 
@@ -85,9 +97,12 @@ def _target(space: SearchSpace, metric: str | None, goal: str | None) -> dict[st
 
 
 def _fields(space: SearchSpace, meta_features: Mapping[str, Any], neighbours: Sequence[Neighbour] | None,
-            shap_digest: str, *, metric: str | None, goal: str | None, time_metric: str) -> dict[str, Any]:
-    """The data block's fields; the evidence (past experiments, digest) unless `neighbours` is None."""
+            shap_digest: str, *, metric: str | None, goal: str | None, time_metric: str,
+            task: str | None = None) -> dict[str, Any]:
+    """The data block's fields; the evidence (past experiments, digest) unless `neighbours` is None. The
+    task (`task_of`) is data: it comes from the project, so it never reaches the instruction text."""
     fields: dict[str, Any] = {
+        "task": plain_data(task_of(space, task)),
         "new_dataset": {"meta_features": plain_data(dict(meta_features), digits=4)},
         "target_metric": plain_data(_target(space, metric, goal)),
         "search_space": plain_data(describe_space(space)),
@@ -113,10 +128,11 @@ def recommendation_messages(
     metric: str | None = None,
     goal: str | None = None,
     time_metric: str = "train_time_s",
+    task: str | None = None,
 ) -> list[Message]:
     """System = instructions (fixed for mode and K); user = one request line and the data block."""
     fields = _fields(space, meta_features, neighbours if mode == "meta-informed" else None, shap_digest,
-                     metric=metric, goal=goal, time_metric=time_metric)
+                     metric=metric, goal=goal, time_metric=time_metric, task=task)
     request = (
         f"Recommend {'a configuration' if k == 1 else f'up to {k} configurations'} for the new dataset "
         "described in the data block below. Reply with the JSON object only."
@@ -166,11 +182,12 @@ def choice_messages(
     metric: str | None = None,
     goal: str | None = None,
     time_metric: str = "train_time_s",
+    task: str | None = None,
 ) -> list[Message]:
     """System = instructions (fixed for the number of candidates); user = the evidence and the candidates."""
     system = "\n\n".join([_CORE_META, _CONTEXT_META, _CHOOSE, DATA_RULE, pick_format_rule(len(offered))])
     fields = _fields(space, meta_features, neighbours, shap_digest, metric=metric, goal=goal,
-                     time_metric=time_metric)
+                     time_metric=time_metric, task=task)
     fields["candidates"] = candidate_rows(offered, space)
     request = ("Choose one of the candidates in the data block below for the new dataset, or propose your "
                "own configuration. Reply with the JSON object only.")

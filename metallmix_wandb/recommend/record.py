@@ -108,6 +108,10 @@ class Recommendation(BaseModel):
     tokens: dict[str, int] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)
     metric: str = "test/acc"
+    llm_explanation: str | None = Field(None, description="the LLM's own explanation, as it wrote it")
+    explanation_rejected: str | None = Field(
+        None, description="why the LLM's explanation failed the code check (recommend/explanation_check.py); "
+        "`explanation` is then the digest's")
 
 
 def rank_candidates(scored: Sequence[ScoredConfig]) -> list[ScoredConfig]:

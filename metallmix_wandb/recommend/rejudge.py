@@ -63,8 +63,9 @@ def run_rejudge(run_ref: str, *, project: str | None, entity: str | None, qdrant
     if not settings.llm_model and rec.judge_model and settings.llm_base_url:
         settings = settings.model_copy(update={"llm_model": rec.judge_model})
     err = Console(stderr=True)
-    messages = judge_messages(sp, rec.meta_features, [rec.config], rec.explanation, rec.raw_reply or
-                              json.dumps({"configs": [rec.config], "explanation": rec.explanation}),
+    said = rec.llm_explanation or rec.explanation  # the judge scores the LLM's words, not the digest's
+    messages = judge_messages(sp, rec.meta_features, [rec.config], said, rec.raw_reply or
+                              json.dumps({"configs": [rec.config], "explanation": said}),
                               evidence_neighbours(rec), knowledge.digest)
     code = format_score_of(rec.raw_reply, sp) if rec.raw_reply else None
     try:

@@ -84,6 +84,8 @@ class SearchSpace(BaseModel):
     metric: Metric | None = None
     program: str | None = None
     command: list[Any] | None = None
+    description: str | None = Field(None, description="the sweep's `description`: what the project trains, "
+                                    "the task the prompts name (recommend/prompts.py)")
 
     # ------------------------------------------------------------------ construction
 
@@ -114,7 +116,11 @@ class SearchSpace(BaseModel):
             raise SearchSpaceError("program", f"must be a string, got {program!r}")
         if command is not None and not isinstance(command, list):
             raise SearchSpaceError("command", f"must be a list, got {command!r}")
-        return cls(params=params, method=method, metric=metric, program=program, command=command)
+        description = sweep_config.get("description")
+        if description is not None and not isinstance(description, str):
+            raise SearchSpaceError("description", f"must be a string, got {description!r}")
+        return cls(params=params, method=method, metric=metric, program=program, command=command,
+                   description=description.strip() or None if description else None)
 
     @classmethod
     def from_yaml_text(cls, text: str, source: str = "<string>") -> SearchSpace:
@@ -324,6 +330,8 @@ class SearchSpace(BaseModel):
     def to_sweep_config(self) -> dict[str, Any]:
         """A whole sweep config: method, metric, program, command and parameters."""
         out: dict[str, Any] = {}
+        if self.description is not None:
+            out["description"] = self.description
         if self.method is not None:
             out["method"] = self.method
         if self.metric is not None:

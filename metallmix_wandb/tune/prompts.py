@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from metallmix_wandb.llm.messages import DATA_RULE, Message, data_block, describe_space  # one data rule for every prompt
 from metallmix_wandb.llm.schemas import answer_format_rule
 from metallmix_wandb.knowledge.trajectory import describe
+from metallmix_wandb.recommend.prompts import task_of
 from metallmix_wandb.tune.digest import TrialsDigest
 
 if TYPE_CHECKING:
@@ -29,8 +30,8 @@ MAX_PAIRS = 12
 MAX_EFFECTS = 16
 
 _CORE = (
-    "You are the analysis agent of a few-trial hyperparameter tuner for image classification with "
-    "transfer learning. Some configurations have already been trained on the new dataset. The data block "
+    "You are the analysis agent of a few-trial hyperparameter tuner for the machine-learning task "
+    "described in the data's \"task\". Some configurations have already been trained on the new dataset. The data block "
     "summarises each trial's training curve (best epoch, final value, train-validation gap, trend over "
     "the last epochs, volatility, time per epoch, crashed or diverged), the best result so far, what "
     "changing a single parameter did, averages per parameter value (confounded: several parameters "
@@ -118,10 +119,13 @@ def tune_messages(
     max_train_time_s: float | None = None,
     budget: int | None = None,
     k: int = 3,
+    task: str | None = None,
 ) -> list[Message]:
-    """System = instructions; user = one fixed request line and the data block."""
+    """System = instructions; user = one fixed request line and the data block (the task is data, as in
+    recommend: `task_of`)."""
     best = next((t for t in trials if t.number == digest.best_trial), None)
     fields: dict[str, Any] = {
+        "task": task_of(space, task),
         "new_dataset": {"meta_features": {k_: (_r(v) if isinstance(v, float) else v)
                                           for k_, v in meta_features.items()}},
         "target_metric": {"name": metric, "goal": goal},

@@ -7,7 +7,7 @@ import pytest
 from metallmix_wandb.llm.ask import repair_messages
 from metallmix_wandb.llm.messages import DATA_CLOSE, DATA_OPEN, encode_data
 from metallmix_wandb.llm.schemas import answer_schema
-from metallmix_wandb.recommend.prompts import instruction_text, recommendation_messages
+from metallmix_wandb.recommend.prompts import DEFAULT_TASK, instruction_text, recommendation_messages
 from tests.support.data_block import split_data_block
 from tests.support.llm_data import GOOD, INJECTION, META, neighbour, space
 
@@ -56,7 +56,7 @@ def test_structured_inputs_are_in_the_data_block() -> None:
 def test_zero_shot_has_only_meta_features_and_the_space() -> None:
     messages = _messages(mode="zero-shot")
     _, data = split_data_block(messages[1]["content"])
-    assert set(data) == {"new_dataset", "target_metric", "search_space", "fixed_parameters"}
+    assert set(data) == {"task", "new_dataset", "target_metric", "search_space", "fixed_parameters"}
     assert "sampled at random" not in messages[0]["content"]
     assert "lr matters most" not in messages[1]["content"] and "run a" not in messages[1]["content"]
 
@@ -104,3 +104,20 @@ def test_repair_messages_send_the_errors_as_data() -> None:
     assert data["problems"] == errors
     long = repair_messages(base, "x" * 10_000, ["e"])
     assert len(long[-2]["content"]) < 4000
+
+
+@pytest.mark.parametrize("mode", ["meta-informed", "zero-shot"])
+def test_the_task_comes_from_the_project_never_a_hard_coded_domain(mode: str) -> None:
+    """--task / METALLMIX_TASK first, then the sweep YAML's description, else neutral wording; the task
+    is data, so the instructions are the same whatever it says."""
+    tabular = space().model_copy(update={"description": "Tabular churn prediction with gradient boosting."})
+    by_yaml = recommendation_messages(tabular, META, mode=mode)
+    by_flag = recommendation_messages(tabular, META, mode=mode, task="Sentiment analysis of product reviews.")
+    neutral = recommendation_messages(space(), META, mode=mode)
+    assert split_data_block(by_yaml[1]["content"])[1]["task"] == "Tabular churn prediction with gradient boosting."
+    assert split_data_block(by_flag[1]["content"])[1]["task"] == "Sentiment analysis of product reviews."
+    assert split_data_block(neutral[1]["content"])[1]["task"] == DEFAULT_TASK
+    for messages in (by_yaml, by_flag, neutral):
+        text = " ".join(_instructions(messages)).lower()
+        assert "image" not in text and "transfer learning" not in text and "pretrained" not in text
+        assert _instructions(messages) == _instructions(neutral)

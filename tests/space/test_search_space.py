@@ -226,3 +226,16 @@ def test_sweeps_engine_check(space: SearchSpace) -> None:
     assert validate_with_sweeps_engine(old) is True
     with pytest.raises(SearchSpaceError, match="base-e exponents"):
         validate_with_sweeps_engine(old, allow_deprecated=False)
+
+
+def test_the_sweep_description_is_kept_as_the_project_task() -> None:
+    """The prompts name the project's task from it (recommend/prompts.py::task_of); the knowledge
+    artifact stores the space as a sweep config, so it must survive that round trip and `without`."""
+    text = "description: Tabular churn prediction.\nparameters:\n  lr: {values: [0.1, 0.01]}\n  dataset: {value: x}\n"
+    s = SearchSpace.from_yaml_text(text)
+    assert s.description == "Tabular churn prediction."
+    assert SearchSpace.from_sweep_config(s.to_sweep_config()).description == "Tabular churn prediction."
+    assert s.without("dataset").description == "Tabular churn prediction."
+    assert SearchSpace.from_yaml_text("parameters:\n  lr: {values: [0.1]}\n").description is None
+    with pytest.raises(SearchSpaceError, match="description"):
+        SearchSpace.from_yaml_text("description: [1, 2]\nparameters:\n  lr: {values: [0.1]}\n")

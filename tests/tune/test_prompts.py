@@ -15,6 +15,7 @@ from metallmix_wandb.recommend.record import Evidence
 from metallmix_wandb.space.search_space import SearchSpace
 from metallmix_wandb.knowledge.trajectory import summarise_curve
 from metallmix_wandb.tune.digest import digest_trials
+from metallmix_wandb.recommend.prompts import DEFAULT_TASK
 from metallmix_wandb.tune.prompts import tune_instruction_text, tune_messages
 from metallmix_wandb.tune.records import Proposal, TrialResult, TuneTrial
 
@@ -63,6 +64,14 @@ def test_instructions_are_fixed_and_data_is_in_the_block() -> None:
     assert data["one_change_comparisons"][0]["outcome"] == "crashed"
     assert len(data["configs_tried"]) == 2 and data["fixed_parameters"] == {"epochs": 3}
     assert data["past_experiments"][0]["distance"] == 0.123 and data["shap_digest"].endswith("...[cut]")
+
+
+def test_the_task_is_the_projects_not_a_hard_coded_domain() -> None:
+    assert "image" not in tune_instruction_text("accuracy", 3).lower()
+    assert split_data_block(_messages()[1]["content"])[1]["task"] == DEFAULT_TASK
+    told = _messages(task="Text classification of support tickets.")
+    assert split_data_block(told[1]["content"])[1]["task"] == "Text classification of support tickets."
+    assert told[0]["content"] == tune_instruction_text("accuracy", 3)
 
 
 def test_objective_and_time_cap_change_only_the_fixed_text() -> None:
