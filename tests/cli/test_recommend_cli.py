@@ -167,7 +167,8 @@ def test_the_llm_chooses_a_tied_candidate_and_its_pick_stands(kb: dict) -> None:
     assert 5 <= len(cs["offered"]) <= 8 and [c["id"] for c in cs["offered"]] == list(range(1, len(cs["offered"]) + 1))
     picked = next(c for c in cs["offered"] if c["id"] == cs["pick"])
     assert rec["source"] == "llm" and not cs["overruled"] and rec["config"] == picked["scored"]["config"]
-    assert rec["explanation"] == "Its SHAP reasons fit." and rec["judge_scores"]["accuracy"] == 3.0
+    assert rec["llm_explanation"] == "Its SHAP reasons fit." and rec["judge_scores"]["accuracy"] == 3.0
+    assert rec["explanation"].startswith("LLM explanation rejected: too short")  # 4 words: the digest's is shown
     assert rec["raw_valid"] is True and rec["format_score_code"] == 4
     assert all(kb["space"].without("dataset").validate_config(c["scored"]["config"]).ok for c in cs["offered"])
 

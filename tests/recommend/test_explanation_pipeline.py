@@ -20,11 +20,12 @@ CONFIG = {"base_model": "resnet50", "fine_tuning": "full", "learning_rate": 0.00
 
 
 def _recommend(explanation: str, **req: object):
+    """Propose mode (`candidates=1`): the LLM's own config and explanation reach the check as written."""
     settings = load_settings(project=EXPLAIN_PROJECT)
     knowledge = load_knowledge(EXPLAIN_PROJECT, settings.cache_dir)
     llm = ScriptedClient(json.dumps({"configs": [CONFIG], "explanation": explanation}))
     with open_store(settings) as store:
-        rec = recommend(MF, knowledge.space, store, knowledge, RecommendRequest(judge=False, **req), llm)
+        rec = recommend(MF, knowledge.space, store, knowledge, RecommendRequest(judge=False, candidates=1, **req), llm)
     return rec, llm
 
 
