@@ -8,7 +8,8 @@ calls go straight to it.
 
 Retries with exponential backoff cover connection errors, timeouts, 429 and 5xx; anything else is
 reported at once. The default timeout is long (300 s) because a CPU server with a grammar can take a
-minute or more per answer, and a timed-out request keeps the server busy while a retry queues behind it. The API key is a SecretStr: it never appears in a repr, a log line or an error.
+minute or more per answer, and a timed-out request keeps the server busy while a retry queues behind it. The API key is a SecretStr: it never appears in a repr, a log line or an error, and a reply that echoes
+it gets it masked (secrets.redact) before anything stores, prints or quotes the reply back.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pydantic import SecretStr
 from metallmix_wandb.llm.chat import ChatResult
 from metallmix_wandb.llm.messages import Message
 from metallmix_wandb.llm.modes import RESPONSE_MODES, ResponseMode, response_mode
+from metallmix_wandb.secrets import redact
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +112,9 @@ class LLMClient:
             self._client = OpenAI(base_url=self.base_url, api_key=key or NO_KEY, timeout=self.timeout_s, max_retries=0)
         return self._client
 
-    def _scrub(self, text: str) -> str:
-        key = self._api_key.get_secret_value() if self._api_key else ""
-        return text.replace(key, "**********") if len(key) >= 4 else text
+    def _scrub(self, text: Any) -> Any:
+        """`text` with the key masked (other types are left to the caller's checks)."""
+        return redact(text, [self._api_key]) if isinstance(text, str) else text
 
     def _where(self) -> str:
         return f"{self.base_url} (model {self.model!r})"
@@ -196,7 +198,7 @@ class LLMClient:
             raise LLMRequestError(f"the LLM server at {self._where()} sent a reply with no message") from None
         usage = getattr(resp, "usage", None)
         return ChatResult(
-            text=text, mode=mode, model=getattr(resp, "model", None) or self.model,
+            text=self._scrub(text), mode=mode, model=self._scrub(getattr(resp, "model", None) or self.model),
             prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
             completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
             latency_s=latency, finish_reason=finish, http_attempts=sent,
