@@ -77,7 +77,8 @@ def test_a_key_the_server_echoes_is_stored_nowhere_and_never_sent_back(kb: dict,
         assert len(server.requests) >= 2
     assert result.exit_code == 0, result.output
     rec = json.loads(result.stdout)["recommendation"]
-    assert rec["source"] == "llm" and "Its SHAP reasons fit." in rec["explanation"]
+    # the LLM's own text is kept in `llm_explanation` (shown or, too short as here, replaced by the digest's)
+    assert rec["source"] == "llm" and "Its SHAP reasons fit." in rec["llm_explanation"]
     assert KEY not in result.output and KEY not in sent  # the judge's prompt quotes the masked reply
     assert "judge" in sent or "judgement" in sent
     (run,) = _run_dirs(kb)

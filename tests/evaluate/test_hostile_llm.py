@@ -15,10 +15,10 @@ import pytest
 from click.testing import CliRunner
 
 from metallmix_wandb.cli import main
+from tests.evaluate.test_pipeline import env  # noqa: F401 - the offline W&B + KB environment
 from tests.support.data_block import split_data_block
 from tests.support.fake_llm import FakeLLMServer, Reply, completion
 from tests.support.hpo_bench import METRIC, PROJECT, Nb201Kb, nb201_kb  # noqa: F401
-from tests.support.wandb_runs import offline_env
 
 BAD = {"Op0": "avg_pool_3x3", "Op1": "none", "Op2": "none"}
 """A config of the sub-grid that ranks near the bottom on every dataset (no convolution on the path)."""
@@ -55,16 +55,6 @@ def _medians(kb: Nb201Kb, tmp_path: Path, step: Callable[[dict[str, Any]], Reply
     medians = {m: statistics.median(r["percentile"] for r in rows if r["method"] == m)
                for m in ("meta-learner", "llm:hostile")}
     return medians, [r for r in rows if r["method"] == "llm:hostile"]
-
-
-@pytest.fixture
-def env(nb201_kb: Nb201Kb, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Nb201Kb:  # noqa: F811
-    offline_env(tmp_path / "wandb_root", monkeypatch)
-    monkeypatch.setenv("METALLMIX_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("METALLMIX_QDRANT_PATH", str(nb201_kb.qdrant))
-    for var in ("METALLMIX_LLM_BASE_URL", "METALLMIX_LLM_MODEL", "METALLMIX_METRIC"):
-        monkeypatch.delenv(var, raising=False)
-    return nb201_kb
 
 
 @pytest.mark.parametrize("step", [worst_pick, own_bad], ids=["worst-candidate", "own-bad-config"])
