@@ -23,9 +23,6 @@ if TYPE_CHECKING:
     from metallmix_wandb.llm.factory import Endpoint
 
 EXIT_STOPPED = 130
-EMBEDDED_NOTICE = ("[yellow]No --base-url: starting the embedded SmolLM2-135M demo model on 127.0.0.1. It is a tiny "
-                   "model that proves the plumbing; point --base-url at Ollama / LM Studio with a 4-8B model for "
-                   "real advice.[/]")
 
 
 def _parts(opts: dict[str, Any], err: Console) -> tuple[Any, ...]:
@@ -140,7 +137,7 @@ def run_command(opts: dict[str, Any], err: Console, open_store: Callable[[Any], 
 
 def _endpoint(settings: Any, use_llm: bool, err: Console) -> contextlib.AbstractContextManager[Endpoint | None]:
     """The LLM the settings name, or the embedded demo model (saying so first); none with --no-llm."""
-    from metallmix_wandb.llm.factory import open_endpoint
+    from metallmix_wandb.llm.factory import EMBEDDED_NOTICE, open_endpoint
 
     if not use_llm:
         return contextlib.nullcontext()
