@@ -156,7 +156,8 @@ def _is_multiple(v: float, q: float) -> bool:
 
 
 def check_value(spec: ParamSpec, value: Any) -> tuple[Any, list[str]]:
-    """(coerced value, problems); only safe coercions (numeric strings, 3.0 -> 3, 32.0 -> 32)."""
+    """(coerced value, problems); only safe coercions (numeric strings, 3.0 -> 3, 32.0 -> 32, a value
+    within round-off of a bound or a multiple of q moved exactly onto it: `exact`)."""
     if spec.kind in ("constant", "categorical"):
         for v in spec.values or []:
             if same_value(value, v):
@@ -190,7 +191,30 @@ def check_value(spec: ParamSpec, value: Any) -> tuple[Any, list[str]]:
         errors.append(f"{spec.name}: {_short(v)} is above the maximum {fixed(hi, 'g')}")
     if spec.q and not _is_multiple(v, spec.q):
         errors.append(f"{spec.name}: {_short(v)} is not a multiple of q={fixed(spec.q, 'g')}")
-    return (None, errors) if errors else (v, [])
+    return (None, errors) if errors else (exact(spec, v), [])
+
+
+def exact(spec: ParamSpec, v: int | float) -> int | float:
+    """A value `check_value` accepted within its round-off slack, moved exactly inside the space:
+    onto the q grid (q's decimals) and within [min, max], so 0.5000000000005 with max 0.5 is 0.5."""
+    lo, hi = spec.min, spec.max
+    if spec.q:
+        k = round(Fraction(v) / Fraction(spec.q))
+        krange = _q_range(spec)
+        if krange is not None:
+            k = min(max(k, krange[0]), krange[1])
+        v = _q_value(spec, k)
+    if spec.kind == "int":
+        if lo is not None and v < lo:
+            v = math.ceil(lo)
+        if hi is not None and v > hi:
+            v = math.floor(hi)
+        return int(v)
+    if lo is not None and v < lo:
+        v = lo
+    if hi is not None and v > hi:
+        v = hi
+    return float(v)
 
 
 def center(spec: ParamSpec) -> float:
@@ -222,7 +246,7 @@ def repair_number(spec: ParamSpec, x: float) -> int | float:
         krange = _q_range(spec)
         if krange is not None:
             k = min(max(k, krange[0]), krange[1])
-        return _q_value(spec, k)
+        return exact(spec, _q_value(spec, k))
     if spec.kind == "int":
         v = int(round(x))
         if lo is not None and v < lo:
