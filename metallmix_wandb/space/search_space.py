@@ -25,7 +25,9 @@ from metallmix_wandb.space.values import (
     sample_value,
     snap_value,
 )
-from metallmix_wandb.space.parse import METHODS, SearchSpaceError, flatten_config, load_yaml_text, parse_parameters
+from metallmix_wandb.space.parse import (
+    METHODS, SearchSpaceError, flatten_config, load_yaml_text, parse_parameters, read_yaml_file,
+)
 from metallmix_wandb.space.spec import DISTRIBUTIONS, ParamSpec
 
 __all__ = [
@@ -125,7 +127,10 @@ class SearchSpace(BaseModel):
     @classmethod
     def from_yaml_text(cls, text: str, source: str = "<string>") -> SearchSpace:
         """From sweep YAML text; errors are prefixed with `source` (a file name)."""
-        data = load_yaml_text(text, source)
+        return cls._from_data(load_yaml_text(text, source), source)
+
+    @classmethod
+    def _from_data(cls, data: Any, source: str) -> SearchSpace:
         if data is None:
             raise SearchSpaceError(source, "empty: expected a sweep config with a 'parameters' block")
         if not isinstance(data, Mapping):
@@ -137,12 +142,8 @@ class SearchSpace(BaseModel):
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> SearchSpace:
-        """From a sweep YAML file."""
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise SearchSpaceError(str(path), f"cannot read: {getattr(e, 'strerror', None) or e}") from None
-        return cls.from_yaml_text(text, source=str(path))
+        """From a sweep YAML file (bounded: `read_yaml_file`)."""
+        return cls._from_data(read_yaml_file(path), str(path))
 
     # ------------------------------------------------------------------ views
 

@@ -109,10 +109,12 @@ def load_sweep_config(path: str | Path, overrides: dict[str, Any] | None = None)
     """
     SweepConfig = _sweeps().SweepConfig
     p = Path(path)
+    from metallmix_wandb.space.parse import SearchSpaceError, read_yaml_file
+
     try:
-        cfg = yaml.safe_load(p.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise SweepError(f"cannot read sweep YAML {p}: {exc}") from exc
+        cfg = read_yaml_file(p, yaml12=False)  # YAML 1.1, as `wandb sweep` reads it; bounded
+    except SearchSpaceError as exc:
+        raise SweepError(f"cannot read sweep YAML {exc}") from None
     if not isinstance(cfg, dict) or not isinstance(cfg.get("parameters"), dict):
         raise SweepError(f"{p}: a sweep YAML needs a `parameters` mapping")
     for key, value in (overrides or {}).items():
