@@ -36,6 +36,10 @@ MAX_LEVELS = 10
 LOG_SPAN = 10.0
 """A positive column whose max/min exceeds this is summarised on a log10 scale."""
 NOT_PARAMS = frozenset({"dataset", "dataset_name"})
+MAX_CATEGORIES = 20
+"""An inferred text parameter with more distinct values than this is an id or a note, not a choice."""
+MAX_LABEL_CHARS = 40
+"""Text longer than this, or with whitespace, is free text (a comment), not a category name."""
 
 
 class MetaLearnerError(ValueError):
@@ -144,7 +148,8 @@ def _spans_decades(values: Sequence[float]) -> bool:
 def infer_space(experiments: Sequence[Experiment], min_share: float = 0.5) -> SearchSpace:
     """A search space read off the runs' configs, for projects without a sweep YAML: keys present
     in at least `min_share` of the runs; strings/bools -> `values`, numbers with few levels ->
-    `values`, other numbers -> a min/max range (log-uniform when they span decades)."""
+    `values`, other numbers -> a min/max range (log-uniform when they span decades). Free text and
+    per-run labels (`_not_a_choice`) are left out."""
     configs = [flatten_config(e.config) for e in experiments]
     counts = Counter(k for c in configs for k in c)
     params: dict[str, Any] = {}
@@ -155,7 +160,7 @@ def infer_space(experiments: Sequence[Experiment], min_share: float = 0.5) -> Se
         distinct: dict[str, Any] = {}
         for v in values:
             distinct.setdefault(category_label(v), v)
-        if not distinct:
+        if not distinct or _not_a_choice(list(distinct.values()), len(values)):
             continue
         if len(distinct) == 1:
             params[key] = {"value": next(iter(distinct.values()))}
@@ -166,6 +171,15 @@ def infer_space(experiments: Sequence[Experiment], min_share: float = 0.5) -> Se
     if not params:
         raise MetaLearnerError("the runs' configs hold no hyperparameters, only dataset and meta/... keys")
     return SearchSpace.from_sweep_config({"method": "random", "parameters": params})
+
+
+def _not_a_choice(distinct: list[Any], runs: int) -> bool:
+    """Free text (a `comment`, a note) or a high-cardinality label (an id per run): never a hyperparameter
+    of an inferred space, or every recommended config would carry it."""
+    if any(isinstance(v, str) and (len(v) > MAX_LABEL_CHARS or any(c.isspace() for c in v)) for v in distinct):
+        return True
+    labels = [v for v in distinct if not _is_number(v)]
+    return len(labels) > MAX_CATEGORIES or (runs > MAX_LEVELS and len(labels) > runs / 2)
 
 
 def _numeric_param(values: list[Any]) -> dict[str, Any]:

@@ -109,6 +109,20 @@ def test_infer_space_from_configs() -> None:
     assert all(space.validate_config({k: v for k, v in e.config.items() if k in p}).ok for e in exps)
 
 
+def test_free_text_and_per_run_labels_never_become_parameters_of_an_inferred_space() -> None:
+    """Issue 16: a `comment` key became a constant of the inferred space, so every recommended
+    config carried its text."""
+    exps = []
+    for i in range(30):
+        config = {"optimizer": ["adam", "sgd", "adamw"][i % 3], "lr": [1e-3, 1e-2][i % 2],
+                  "comment": "first try with the bigger batch", "note": f"seed{i}",
+                  "tag": "x" * 50, "why": ["tuned by hand", "default"][i % 2], "kind": "baseline"}
+        exps.append(_exp(i, f"d{i % 3}", 0.5 + i / 100, config))
+    table = build_table(exps, None, "test/acc")
+    assert set(table.space.params) == {"optimizer", "lr", "kind"}
+    assert table.space.params["kind"].kind == "constant"  # one short label is a setting, kept
+
+
 def test_targets_are_percentiles_within_each_dataset() -> None:
     exps = [_exp(i, f"d{i % 2}", acc, {"lr": [0.1, 0.01, 0.001][i % 3], "opt": ["a", "b"][i // 6 % 2]})
             for i, acc in enumerate([0.1, 0.9, 0.2, 0.8, 0.3, 0.7, 0.4, 0.6, 0.5, 0.55, 0.45, 0.65])]
