@@ -55,7 +55,7 @@ def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> Non
     from metallmix_wandb.cli.options import new_dataset_meta
     from metallmix_wandb.knowledge.similar import exclusion_keys
     from metallmix_wandb.knowledge.store import StoreError
-    from metallmix_wandb.recommend.pipeline import RecommendError, RecommendRequest, recommend
+    from metallmix_wandb.recommend.pipeline import RecommendError, RecommendRequest, recommend, unseen_parameters
     from metallmix_wandb.settings import load_settings
     from metallmix_wandb.space.search_space import SearchSpace, SearchSpaceError
 
@@ -72,6 +72,10 @@ def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> Non
         space = SearchSpace.from_yaml(opts["space"]) if opts["space"] else knowledge.space
     except (ValueError, KnowledgeError, SearchSpaceError) as exc:
         fail(str(exc))
+    unseen = unseen_parameters(space, knowledge.space)
+    if unseen:
+        fail(f"--space {opts['space']}: the meta-learner never saw {', '.join(unseen)} (its parameters: "
+             f"{', '.join(knowledge.space.tunable)}); sync with this --space first, or remove them")
     req = RecommendRequest(mode=opts["mode"], top_k=settings.top_k, candidates=opts["candidates"],
                            offer=opts.get("offer") or 6,
                            use_llm=not opts["no_llm"], fallback=opts["fallback"], judge=not opts["no_judge"],

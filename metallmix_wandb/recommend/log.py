@@ -42,7 +42,7 @@ def log_recommendation(rec: Recommendation, *, project: str, entity: str | None 
         run.summary.update({
             "explanation": rec.explanation, "llm_explanation": rec.llm_explanation or "",
             "explanation_rejected": rec.explanation_rejected or "", "raw_valid": rec.raw_valid, "repairs": rec.repairs,
-            "format_score_code": rec.format_score_code,
+            "format_score_code": rec.format_score_code, "judge_error": rec.judge_error or "",
             **_flat("predicted", rec.predicted.model_dump(exclude={"config"})),
             **_flat("judge", rec.judge_scores), **_flat("timings", rec.timings), **_flat("tokens", rec.tokens),
         })

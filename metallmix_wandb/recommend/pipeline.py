@@ -73,6 +73,12 @@ def recommendable_space(space: SearchSpace) -> SearchSpace:
     return space.without("dataset") if "dataset" in space.params else space
 
 
+def unseen_parameters(space: SearchSpace, known: SearchSpace) -> list[str]:
+    """The tunable parameters of a `--space` that the meta-learner's space lacks: it never saw them
+    vary, so any value it gave them would be a guess presented as a recommendation."""
+    return [n for n in recommendable_space(space).tunable if n not in known.params]
+
+
 def _scored(learner: MetaLearner, meta: Mapping[str, MetaValue], configs: Sequence[dict]) -> list[ScoredConfig]:
     return [ScoredConfig(config=c, **p.model_dump()) for c, p in zip(configs, learner.predict(meta, configs), strict=True)]
 
@@ -212,17 +218,24 @@ def recommend(
         raise RecommendError("internal: a config outside the space reached the end: " + "; ".join(final.errors))
 
     judge_scores: dict[str, float | None] = {}
-    format_code = None
+    format_code, judge_error = None, None
     tokens, warnings = dict(choice.tokens), list(choice.warnings)
     judge_with = judge_llm or llm
     if choice.llm_answered and req.judge and judge_with is not None:
+        from metallmix_wandb.llm.client import LLMError
+
         on_step("judging the answer")
         t2 = time.perf_counter()
-        verdict = _judge(judge_with, choice, final.config, meta, space, neighbours, knowledge, req)
+        try:
+            verdict = _judge(judge_with, choice, final.config, meta, space, neighbours, knowledge, req)
+        except LLMError as exc:  # the answer is valid without a judge: keep it, mark the scores missing
+            judge_error = f"the judge was unavailable ({exc}); its scores are missing"
+            warnings.append(f"judge: {judge_error}")
+        else:
+            judge_scores, format_code = verdict.scores.by_criterion(), verdict.format_score_code
+            tokens["judge"] = verdict.tokens
+            warnings.extend(f"judge: {e}" for e in verdict.errors)
         timings["judge_s"] = time.perf_counter() - t2
-        judge_scores, format_code = verdict.scores.by_criterion(), verdict.format_score_code
-        tokens["judge"] = verdict.tokens
-        warnings.extend(f"judge: {e}" for e in verdict.errors)
     explanation, rejected = choice.explanation, None
     if choice.llm_answered:  # checked after the judge, which scores the LLM's own words
         explanation, rejected = _checked_explanation(choice, knowledge, meta, neighbours, req)
@@ -236,7 +249,8 @@ def recommend(
         evidence=_evidence(neighbours, req.metric), predicted=choice.predicted, candidates=choice.candidates,
         llm_first_choice=choice.llm_first_choice, choice_set=choice.choice_set,
         llm_model=model_names[0] if choice.llm_asked else None,
-        judge_model=(model_names[1] or model_names[0]) if judge_scores else None, judge_scores=judge_scores,
+        judge_model=(model_names[1] or model_names[0]) if judge_scores or judge_error else None,
+        judge_scores=judge_scores, judge_error=judge_error,
         format_score_code=format_code, raw_reply=choice.raw_reply, raw_valid=choice.raw_valid,
         repairs=choice.repairs, timings=timings, tokens=tokens, warnings=warnings, metric=req.metric,
     )

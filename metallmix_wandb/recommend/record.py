@@ -100,6 +100,8 @@ class Recommendation(BaseModel):
     llm_model: str | None = None
     judge_model: str | None = None
     judge_scores: dict[str, float | None] = Field(default_factory=dict)
+    judge_error: str | None = Field(None, description="why the judge gave no scores (an outage): the answer "
+                                    "stands, `judge_scores` is empty")
     format_score_code: int | None = None
     raw_reply: str = ""
     raw_valid: bool | None = Field(None, description="the first LLM answer held a valid config before repair")
