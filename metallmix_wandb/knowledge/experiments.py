@@ -9,7 +9,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from metallmix_wandb.datasets.reference import ARTIFACT_SCHEME
-from metallmix_wandb.knowledge.records import Experiment, MetaValue, RawRun, SkippedRun, TrajectorySummary
+from metallmix_wandb.knowledge.records import (
+    COMPLETE_KEY, TRAINER_KEY, Experiment, MetaValue, RawRun, SkippedRun, TrajectorySummary,
+)
 from metallmix_wandb.knowledge.trajectory import summarise_curve
 from metallmix_wandb.numbers import finite_or_none
 
@@ -68,12 +70,15 @@ def dataset_value(config: Mapping[str, Any]) -> str | None:
 
 
 def to_experiment(raw: RawRun, names: MetricNames, run_path: str | None = None) -> Experiment | SkippedRun:
-    """Keep finished training runs that carry a dataset, meta-features and a finite target metric."""
+    """Keep finished training runs that carry a dataset, meta-features and a finite target metric; a run
+    of our trainer (TRAINER_KEY) also needs its end marker (COMPLETE_KEY). Imported runs have neither."""
     if raw.job_type in NON_TRAINING_JOB_TYPES:
         return _skip(raw, "not a training run", f"job_type={raw.job_type}")
     if raw.state != "finished":
         detail = f"exit code {raw.exit_code}" if raw.exit_code not in (None, 0) else "no exit record"
         return _skip(raw, raw.state, detail)
+    if raw.config.get(TRAINER_KEY) is not None and raw.summary.get(COMPLETE_KEY) is not True:
+        return _skip(raw, "incomplete", "our trainer's end marker is missing: it was killed before the end")
     dataset = dataset_value(raw.config)
     if dataset is None:
         return _skip(raw, "no dataset", "config has no 'dataset' key")

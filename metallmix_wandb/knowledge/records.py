@@ -11,6 +11,12 @@ from pydantic import BaseModel, Field
 MetaValue = float | str
 """A meta-feature is numeric or categorical; the schema is open (any key)."""
 
+TRAINER_KEY = "_metallmix_trainer"
+"""Config key our trainer logs when a run starts (the marker's version): the run is ours."""
+COMPLETE_KEY = "_metallmix_complete"
+"""Summary key our trainer logs last, after every metric. A run of ours without it did not finish, even
+when its exit record says 0 (a run SIGKILLed while sharing its parent's W&B service gets one)."""
+
 
 class RawRun(BaseModel):
     """A run as an adapter read it, before any judgement about whether it is usable."""

@@ -32,11 +32,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from metallmix_wandb.datasets.reference import is_artifact_ref
+from metallmix_wandb.knowledge.records import COMPLETE_KEY, TRAINER_KEY
 from metallmix_wandb.numbers import short
 
 FineTuning = Literal["feature_extraction", "partial_10", "partial_30", "full"]
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+TRAINER_MARK = 1
+"""The version of the run contract this trainer logs under TRAINER_KEY (knowledge/records.py)."""
 
 
 class TrainConfig(BaseModel):
@@ -224,6 +227,7 @@ def _log_run(run: Any, cfg: TrainConfig, result: ResultFile, stop: Any) -> None:
                "device": device}
     for key, value in summary.items():
         run.summary[key] = value
+    run.summary[COMPLETE_KEY] = True  # last: a run without it was killed (sync skips it as incomplete)
     result.write(summary=summary)
     print(f"test/acc={summary['test/acc']:.4f}  test/f1={summary['test/f1']:.4f}  "
           f"train_time_s={summary['train_time_s']:.1f}  pretrained={summary['pretrained']}", flush=True)
@@ -337,8 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     from metallmix_wandb.training.launch_spec import launch_init_labels
 
     try:  # a launched run's group, tags, notes and name come in its run config (launch_spec.RUN_LABELS_KEY)
-        run = wandb.init(config=defaults(), job_type=os.environ.get("WANDB_JOB_TYPE") or "train",
-                         **launch_init_labels())
+        run = wandb.init(config={**defaults(), TRAINER_KEY: TRAINER_MARK},
+                         job_type=os.environ.get("WANDB_JOB_TYPE") or "train", **launch_init_labels())
     except Exception as exc:  # no login online, an unwritable WANDB_DIR, ...
         print(f"error: wandb.init failed: {exc}", file=sys.stderr)
         result.write(status="failed", error=f"wandb.init failed: {exc}", exit_code=EXIT_FAILED)

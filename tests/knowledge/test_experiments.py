@@ -5,7 +5,7 @@ import math
 import pytest
 
 from metallmix_wandb.knowledge.experiments import MetricNames, split_config, summarise_trajectory, to_experiment
-from metallmix_wandb.knowledge.records import Experiment, RawRun, SkippedRun
+from metallmix_wandb.knowledge.records import COMPLETE_KEY, TRAINER_KEY, Experiment, RawRun, SkippedRun
 
 NAMES = MetricNames()
 CONFIG = {"dataset": "/d/breast.npz", "learning_rate": 1e-3, "meta/n_classes": 2, "meta/modality": "US",
@@ -47,6 +47,17 @@ def test_unusable_runs_are_skipped_with_a_reason(change: dict, reason: str) -> N
     result = to_experiment(_raw(**change), NAMES)
     assert isinstance(result, SkippedRun)
     assert result.reason == reason and result.path == "/runs/a"
+
+
+def test_a_run_of_our_trainer_without_its_end_marker_is_incomplete() -> None:
+    """Issue 16: a trainer SIGKILLed while sharing its parent's W&B service got exit code 0."""
+    ours = {**CONFIG, TRAINER_KEY: 1}
+    done = {"test/acc": 0.8, "train_time_s": 12.0, COMPLETE_KEY: True}
+    killed = to_experiment(_raw(config=ours, summary={"test/acc": 0.8, "train_time_s": 12.0}), NAMES)
+    assert isinstance(killed, SkippedRun) and killed.reason == "incomplete" and "end marker" in killed.detail
+    assert isinstance(to_experiment(_raw(config=ours, summary=done), NAMES), Experiment)
+    # Runs of other trainers (imported tables, other teams) carry no marker and are kept as before.
+    assert isinstance(to_experiment(_raw(), NAMES), Experiment)
 
 
 def test_target_metric_is_a_setting() -> None:
