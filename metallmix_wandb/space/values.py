@@ -8,6 +8,7 @@ Tested through tests/space/test_search_space.py.
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 from collections.abc import Mapping
 from decimal import Decimal
@@ -141,8 +142,15 @@ def _q_value(spec: ParamSpec, k: int) -> int | float:
     q = float(spec.q or 1.0)
     if spec.kind == "int":
         return int(k * Fraction(q))
+    digits = _decimals(q)
+    return float(round(k * q, digits)) if digits else float(k * q)
+
+
+@functools.lru_cache(maxsize=256)
+def _decimals(q: float) -> int:
+    """How many decimals q is written with (0.05 -> 2): k*q is rounded to them (hot: every check)."""
     exponent = Decimal(repr(q)).as_tuple().exponent
-    return float(round(k * q, -exponent)) if isinstance(exponent, int) and exponent < 0 else float(k * q)
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
 
 
 def _is_multiple(v: float, q: float) -> bool:
@@ -199,11 +207,13 @@ def exact(spec: ParamSpec, v: int | float) -> int | float:
     onto the q grid (q's decimals) and within [min, max], so 0.5000000000005 with max 0.5 is 0.5."""
     lo, hi = spec.min, spec.max
     if spec.q:
-        k = round(Fraction(v) / Fraction(spec.q))
-        krange = _q_range(spec)
-        if krange is not None:
-            k = min(max(k, krange[0]), krange[1])
-        v = _q_value(spec, k)
+        try:
+            k = round(v / spec.q)
+        except (OverflowError, ValueError):  # v/q past the float range: exact arithmetic
+            k = round(Fraction(v) / Fraction(spec.q))
+        w = _q_value(spec, k)
+        krange = _q_range(spec) if (lo is not None and w < lo) or (hi is not None and w > hi) else None
+        v = w if krange is None else _q_value(spec, min(max(k, krange[0]), krange[1]))
     if spec.kind == "int":
         if lo is not None and v < lo:
             v = math.ceil(lo)
