@@ -47,6 +47,7 @@ PURE = (
     "metallmix_wandb.space.argmax",
     "metallmix_wandb.space.candidates",
     "metallmix_wandb.space.parse",
+    "metallmix_wandb.space.schema",
     "metallmix_wandb.space.search_space",
     "metallmix_wandb.space.spec",
     "metallmix_wandb.space.values",

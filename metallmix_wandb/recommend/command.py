@@ -55,7 +55,9 @@ def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> Non
     from metallmix_wandb.cli.options import new_dataset_meta
     from metallmix_wandb.knowledge.similar import exclusion_keys
     from metallmix_wandb.knowledge.store import StoreError
-    from metallmix_wandb.recommend.pipeline import RecommendError, RecommendRequest, recommend, unseen_parameters
+    from metallmix_wandb.recommend.pipeline import (
+        RecommendError, RecommendRequest, recommend, unseen_parameters,
+    )
     from metallmix_wandb.settings import load_settings
     from metallmix_wandb.space.search_space import SearchSpace, SearchSpaceError
 

@@ -38,7 +38,9 @@ MAX_PROBLEM_CHARS = 500
 
 
 def _capped(text: str) -> str:
-    return text if len(text) <= MAX_PROBLEM_CHARS else f"{text[:MAX_PROBLEM_CHARS]}... ({len(text)} characters)"
+    if len(text) <= MAX_PROBLEM_CHARS:
+        return text
+    return f"{text[:MAX_PROBLEM_CHARS]}... ({len(text)} characters)"
 
 
 class SearchSpaceError(ValueError):
@@ -122,7 +124,8 @@ def load_yaml_text(text: str, source: str = "<string>", yaml12: bool = True) -> 
         raise SearchSpaceError(source, f"too large ({len(text):,} characters; a sweep YAML is at most "
                                        f"{MAX_YAML_BYTES:,})")
     try:
-        return yaml.load(text, Loader=_Yaml12Loader if yaml12 else _BoundedLoader)  # noqa: S506 - SafeLoader subclasses
+        loader = _Yaml12Loader if yaml12 else _BoundedLoader
+        return yaml.load(text, Loader=loader)  # noqa: S506 - SafeLoader subclasses
     except YamlTooBigError as e:
         raise SearchSpaceError(source, f"refused: {e}") from None
     except yaml.MarkedYAMLError as e:

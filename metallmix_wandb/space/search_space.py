@@ -21,13 +21,13 @@ from metallmix_wandb.space.values import (
     check_value,
     count,
     discrete_values,
-    param_json_schema,
     sample_value,
     snap_value,
 )
 from metallmix_wandb.space.parse import (
     METHODS, SearchSpaceError, flatten_config, load_yaml_text, parse_parameters, read_yaml_file,
 )
+from metallmix_wandb.space.schema import param_json_schema
 from metallmix_wandb.space.spec import DISTRIBUTIONS, ParamSpec
 
 __all__ = [

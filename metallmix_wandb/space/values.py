@@ -1,4 +1,4 @@
-"""Value-level operations on one hyperparameter: check, snap, sample, enumerate, JSON Schema.
+"""Value-level operations on one hyperparameter: check, snap, sample, enumerate (JSON Schema: schema.py).
 
 Kept apart from `search_space` so each file stays small; every function returns plain Python
 values (never numpy scalars) so configs JSON-serialise.
@@ -89,23 +89,6 @@ def same_value(a: Any, b: Any) -> bool:
         return bool(a == b)
     except Exception:  # noqa: BLE001 - exotic objects with odd __eq__
         return False
-
-
-def json_type(v: Any) -> str:
-    """The JSON Schema type name of a plain value."""
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "boolean"
-    if isinstance(v, int):
-        return "integer"
-    if isinstance(v, float):
-        return "number"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, Mapping):
-        return "object"
-    return "array"
 
 
 # --------------------------------------------------------------------------- one parameter
@@ -211,20 +194,15 @@ def exact(spec: ParamSpec, v: int | float) -> int | float:
             k = round(v / spec.q)
         except (OverflowError, ValueError):  # v/q past the float range: exact arithmetic
             k = round(Fraction(v) / Fraction(spec.q))
-        w = _q_value(spec, k)
-        krange = _q_range(spec) if (lo is not None and w < lo) or (hi is not None and w > hi) else None
-        v = w if krange is None else _q_value(spec, min(max(k, krange[0]), krange[1]))
+        v = _q_value(spec, k)
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            k0, k1 = _q_range(spec) or (k, k)
+            v = _q_value(spec, min(max(k, k0), k1))
     if spec.kind == "int":
-        if lo is not None and v < lo:
-            v = math.ceil(lo)
-        if hi is not None and v > hi:
-            v = math.floor(hi)
-        return int(v)
-    if lo is not None and v < lo:
-        v = lo
-    if hi is not None and v > hi:
-        v = hi
-    return float(v)
+        lo, hi = None if lo is None else math.ceil(lo), None if hi is None else math.floor(hi)
+    v = lo if lo is not None and v < lo else v
+    v = hi if hi is not None and v > hi else v
+    return int(v) if spec.kind == "int" else float(v)
 
 
 def center(spec: ParamSpec) -> float:
@@ -257,14 +235,7 @@ def repair_number(spec: ParamSpec, x: float) -> int | float:
         if krange is not None:
             k = min(max(k, krange[0]), krange[1])
         return exact(spec, _q_value(spec, k))
-    if spec.kind == "int":
-        v = int(round(x))
-        if lo is not None and v < lo:
-            v = math.ceil(lo)
-        if hi is not None and v > hi:
-            v = math.floor(hi)
-        return v
-    return float(x)
+    return exact(spec, int(round(x)) if spec.kind == "int" else x)
 
 
 def _norm(s: str) -> str:
@@ -392,38 +363,3 @@ def discrete_values(spec: ParamSpec) -> Any:
     if spec.kind == "int" and spec.min is not None and spec.max is not None:
         return range(math.ceil(spec.min), math.floor(spec.max) + 1)
     return None
-
-
-_DESCRIBE = {
-    "int_uniform": "integer, uniform", "uniform": "uniform", "q_uniform": "uniform",
-    "log_uniform": "log-uniform", "log_uniform_values": "log-uniform", "q_log_uniform": "log-uniform",
-    "q_log_uniform_values": "log-uniform", "inv_log_uniform": "log-uniform",
-    "inv_log_uniform_values": "log-uniform", "beta": "beta", "q_beta": "beta",
-}
-
-
-def param_json_schema(spec: ParamSpec) -> dict[str, Any]:
-    """A JSON Schema for one parameter, using only keywords OpenAI strict mode accepts."""
-    if spec.kind == "constant":
-        return {"type": json_type(spec.value), "const": spec.value, "description": "constant"}
-    if spec.kind == "categorical":
-        values = list(spec.values or [])
-        types = list(dict.fromkeys(json_type(v) for v in values))
-        if "integer" in types and "number" in types:
-            types.remove("integer")
-        return {"type": types[0] if len(types) == 1 else types, "enum": values, "description": "one of the values"}
-    d = spec.distribution
-    out: dict[str, Any] = {"type": "integer" if spec.kind == "int" else "number"}
-    if d in ("normal", "q_normal", "log_normal", "q_log_normal"):
-        what = "log-normal" if spec.log else "normal"
-        desc = f"{what}, mu={spec.mu:g}, sigma={spec.sigma:g}"
-    else:
-        desc = f"{_DESCRIBE.get(d, d)} between {fixed(spec.min, 'g')} and {fixed(spec.max, 'g')}"
-    if spec.min is not None:
-        out["minimum"] = math.ceil(spec.min) if spec.kind == "int" else spec.min
-    if spec.max is not None and d not in ("normal", "q_normal"):
-        out["maximum"] = math.floor(spec.max) if spec.kind == "int" else spec.max
-    if spec.q:
-        desc += f", a multiple of {fixed(spec.q, 'g')}"
-    out["description"] = desc
-    return out

@@ -18,16 +18,16 @@ from tests.support.synthetic import EXPLAIN_PROJECT
 from tests.support.wandb_runs import wait_for_exit_record
 
 
-def _recommend(kb: dict, *extra: str) -> tuple[int, str, dict | None]:  # noqa: F811
-    result = CliRunner().invoke(main, ["recommend", "--project", EXPLAIN_PROJECT, "--meta-features", str(kb["mf"]),
-                                       "--json", *extra])
+def _recommend(kb: dict, *extra: str) -> tuple[int, str, dict | None]:
+    args = ["recommend", "--project", EXPLAIN_PROJECT, "--meta-features", str(kb["mf"]), "--json", *extra]
+    result = CliRunner().invoke(main, args)
     try:
         return result.exit_code, result.output, json.loads(result.stdout)
     except ValueError:
         return result.exit_code, result.output, None
 
 
-def _logged(kb: dict) -> list:  # noqa: F811
+def _logged(kb: dict) -> list:
     if not kb["runs"].exists():
         return []
     dirs = find_run_dirs(kb["runs"])
@@ -36,7 +36,7 @@ def _logged(kb: dict) -> list:  # noqa: F811
     return [parse_run_dir(d) for d in dirs]
 
 
-def test_a_space_with_parameters_the_meta_learner_never_saw_is_refused_by_name(kb: dict, tmp_path: Path) -> None:  # noqa: F811
+def test_a_space_with_parameters_the_meta_learner_never_saw_is_refused(kb: dict, tmp_path: Path) -> None:
     sweep = kb["space"].to_sweep_config()
     sweep["parameters"]["warmup_steps"] = {"min": 0, "max": 100}
     sweep["parameters"]["label_smoothing"] = {"values": [0.0, 0.1]}
@@ -49,20 +49,21 @@ def test_a_space_with_parameters_the_meta_learner_never_saw_is_refused_by_name(k
     assert _logged(kb) == []
 
 
-def test_the_stored_space_itself_is_accepted(kb: dict, tmp_path: Path) -> None:  # noqa: F811
+def test_the_stored_space_itself_is_accepted(kb: dict, tmp_path: Path) -> None:
     path = tmp_path / "same.yaml"
     path.write_text(yaml.safe_dump(kb["space"].to_sweep_config()))
     code, out, _ = _recommend(kb, "--no-llm", "--space", str(path))
     assert code == 0, out
 
 
-def test_a_judge_outage_keeps_the_valid_answer_and_marks_the_scores_missing(kb: dict) -> None:  # noqa: F811
+def test_a_judge_outage_keeps_the_valid_answer_and_marks_the_scores_missing(kb: dict) -> None:
     strong = {"base_model": "resnet50", "fine_tuning": "full", "learning_rate": 0.001, "batch_size": 16,
               "dropout": 0.4}
     answer = json.dumps({"configs": [strong], "explanation": "resnet50 with full fine-tuning"})
-    with FakeLLMServer([llama_cpp_like(answer), llama_cpp_like(answer), fail(500, "judge is down")]) as server:
-        code, out, data = _recommend(kb, "--base-url", server.base_url, "--model", "fake", "--candidates", "1",
-                                     "--judge-repeats", "1")
+    script = [llama_cpp_like(answer), llama_cpp_like(answer), fail(500, "judge is down")]
+    with FakeLLMServer(script) as server:
+        code, out, data = _recommend(kb, "--base-url", server.base_url, "--model", "fake",
+                                     "--candidates", "1", "--judge-repeats", "1")
         assert len(server.requests) > 2  # the judge was asked, and failed
     assert code == 0, out
     rec = data["recommendation"]

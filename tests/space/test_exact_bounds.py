@@ -66,7 +66,7 @@ def test_boundary_mutations_validate_only_exactly_inside(block: dict[str, Any], 
 
 
 def test_a_hair_above_the_maximum_is_clamped_and_the_snap_says_so() -> None:
-    s = SearchSpace.from_sweep_config({"parameters": {"dropout": {"distribution": "uniform", "min": 0.0, "max": 0.5}}})
+    s = SearchSpace.from_sweep_config({"parameters": {"dropout": {"min": 0.0, "max": 0.5}}})
     assert s.validate_config({"dropout": 0.5000000000005}).config == {"dropout": 0.5}
     snapped = s.snap({"dropout": 0.5000000000005})
     assert snapped.config == {"dropout": 0.5}
@@ -74,7 +74,8 @@ def test_a_hair_above_the_maximum_is_clamped_and_the_snap_says_so() -> None:
 
 
 def test_a_near_multiple_of_q_lands_on_the_grid() -> None:
-    s = SearchSpace.from_sweep_config({"parameters": {"p": {"distribution": "q_uniform", "min": 0, "max": 1, "q": 0.1}}})
+    s = SearchSpace.from_sweep_config({"parameters": {"p": {"distribution": "q_uniform", "min": 0, "max": 1,
+                                                            "q": 0.1}}})
     assert s.validate_config({"p": 0.3 + 5e-8}).config == {"p": 0.3}
     assert s.validate_config({"p": 0.30000000000000004}).config == {"p": 0.3}
     assert not s.validate_config({"p": 0.3 + 1e-6}).ok  # past the tolerance: rejected, as before

@@ -25,9 +25,10 @@ wandb.setup()
 assert "WANDB_SERVICE" in os.environ
 kill, dataset, result = sys.argv[1] == "kill", sys.argv[2], Path(sys.argv[3])
 epochs = "50" if kill else "1"
-proc = subprocess.Popen([sys.executable, "-m", "metallmix_wandb.train", f"--dataset={dataset}", "--image_size=32",
-                         "--base_model=mobilenet_v3_small", "--batch_size=32", "--max_train_samples=64",
-                         f"--epochs={epochs}"], env={**os.environ, "METALLMIX_RESULT_PATH": str(result)})
+args = [f"--dataset={dataset}", "--image_size=32", "--base_model=mobilenet_v3_small", "--batch_size=32",
+        "--max_train_samples=64", f"--epochs={epochs}"]
+proc = subprocess.Popen([sys.executable, "-m", "metallmix_wandb.train", *args],
+                        env={**os.environ, "METALLMIX_RESULT_PATH": str(result)})
 deadline = time.monotonic() + 240
 while kill and time.monotonic() < deadline and proc.poll() is None:
     if result.exists() and json.loads(result.read_text()).get("history"):

@@ -176,7 +176,8 @@ def infer_space(experiments: Sequence[Experiment], min_share: float = 0.5) -> Se
 def _not_a_choice(distinct: list[Any], runs: int) -> bool:
     """Free text (a `comment`, a note) or a high-cardinality label (an id per run): never a hyperparameter
     of an inferred space, or every recommended config would carry it."""
-    if any(isinstance(v, str) and (len(v) > MAX_LABEL_CHARS or any(c.isspace() for c in v)) for v in distinct):
+    if any(isinstance(v, str) and (len(v) > MAX_LABEL_CHARS or any(c.isspace() for c in v))
+           for v in distinct):
         return True
     labels = [v for v in distinct if not _is_number(v)]
     return len(labels) > MAX_CATEGORIES or (runs > MAX_LEVELS and len(labels) > runs / 2)
