@@ -47,7 +47,7 @@ def _answer(*configs: dict, explanation: str = "lr 1e-3 helps per SHAP") -> str:
 
 
 def test_no_llm_returns_the_meta_learner_best_and_logs_it(kb: dict) -> None:
-    code, out, data = _recommend(kb, "--no-llm")
+    code, out, data = _recommend(kb, "--no-llm", "--evidence")
     assert code == 0, out
     rec = data["recommendation"]
     assert rec["source"] == "meta-learner" and kb["space"].without("dataset").validate_config(rec["config"]).ok
@@ -60,6 +60,23 @@ def test_no_llm_returns_the_meta_learner_best_and_logs_it(kb: dict) -> None:
 
 def test_llm_candidates_are_ranked_by_the_meta_learner(kb: dict) -> None:
     weak = {"base_model": "mobilenet_v2", "fine_tuning": "feature_extraction", "learning_rate": 1e-05,
+def test_no_llm_json_is_complete_and_the_text_says_what_to_do(kb: dict) -> None:
+    code, out, data = _recommend(kb, "--no-llm", "--no-log")
+    assert code == 0, out
+    rec, advice = data["recommendation"], data["advice"]
+    assert set(rec) == set(Recommendation.model_fields) and set(advice) == set(Advice.model_fields)
+    assert data["evidence_read"] is False and rec["evidence"] == []  # Qdrant is not opened without --evidence
+    assert advice["top_percent"] == top_percent(rec["predicted"]["score"]) and len(advice["reasons"]) == 3
+    assert advice["caveat"] == "too few runs to be confident: 24 runs over 4 datasets"  # 6 runs a dataset
+    assert set(advice["commands"]) == {"train_here", "log_dataset", "enqueue"}
+
+    text = CliRunner().invoke(main, ["recommend", "--project", EXPLAIN_PROJECT, "--meta-features", str(kb["mf"]),
+                                     "--no-llm", "--no-log"]).output
+    flat = " ".join(text.split())
+    assert advice["headline"] in flat and all(r in flat for r in advice["reasons"])
+    assert advice["commands"]["train_here"] in text and advice["commands"]["enqueue"] in text  # one line each
+
+
             "batch_size": 64, "dropout": 0.2}
     strong = {"base_model": "resnet50", "fine_tuning": "full", "learning_rate": 0.001, "batch_size": 16,
               "dropout": 0.4}
