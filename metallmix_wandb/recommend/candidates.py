@@ -28,7 +28,7 @@ from metallmix_wandb.numbers import short
 from metallmix_wandb.recommend.record import Candidate, ScoredConfig, SetChoice
 
 if TYPE_CHECKING:
-    from metallmix_wandb.knowledge.meta_learner.shap_summary import FeatureImportance, ShapSummary
+    from metallmix_wandb.knowledge.meta_learner.shap_summary import FeatureImportance, ShapSummary, ValueEffect
     from metallmix_wandb.space.search_space import SearchSpace
 
 OFFER = 6
@@ -85,15 +85,21 @@ def diverse(ranked: Sequence[ScoredConfig], params: Sequence[str], n: int = OFFE
     return chosen
 
 
-def _effect_of(feature: FeatureImportance, value: Any) -> float | None:
-    """The mean SHAP of the runs that had this value (or whose bin holds it)."""
+def value_effect(feature: FeatureImportance, value: Any) -> ValueEffect | None:
+    """The SHAP summary's entry for the runs that had this value (or whose bin holds it)."""
     for e in feature.by_value:
         if e.low is not None and e.high is not None and isinstance(value, int | float):
             if e.low <= value <= e.high:
-                return e.mean_shap
+                return e
         elif e.value == short(value) or e.value == str(value):
-            return e.mean_shap
+            return e
     return None
+
+
+def _effect_of(feature: FeatureImportance, value: Any) -> float | None:
+    """The mean SHAP of the runs that had this value (or whose bin holds it)."""
+    effect = value_effect(feature, value)
+    return None if effect is None else effect.mean_shap
 
 
 def shap_reasons(config: Mapping[str, Any], summary: ShapSummary | None, params: Sequence[str]) -> list[str]:

@@ -102,7 +102,7 @@ def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> Non
         fail(str(exc))
     from metallmix_wandb.recommend.output import deliver
 
-    deliver(rec, space, settings, opts, err)
+    deliver(rec, space, settings, opts, err, knowledge)
 
 
 def _llm_errors(use_llm: bool) -> tuple[tuple[type[Exception], ...], tuple[type[Exception], ...]]:

@@ -15,7 +15,9 @@ from click.testing import CliRunner
 from metallmix_wandb.knowledge.runs_offline import find_run_dirs, parse_run_dir
 from metallmix_wandb.cli import main
 from metallmix_wandb.space.search_space import SearchSpace
+from metallmix_wandb.recommend.advice import Advice, top_percent
 from metallmix_wandb.recommend.candidates import TIE
+from metallmix_wandb.recommend.record import Recommendation
 from tests.support.data_block import split_data_block
 from tests.support.fake_llm import FakeLLMServer, Reply, completion, llama_cpp_like, reply
 from tests.support.recommend_kb import kb, offline_explain_project  # noqa: F401
@@ -58,8 +60,6 @@ def test_no_llm_returns_the_meta_learner_best_and_logs_it(kb: dict) -> None:
     assert (Path(run.path) / "files" / "recommendation.json").is_file()
 
 
-def test_llm_candidates_are_ranked_by_the_meta_learner(kb: dict) -> None:
-    weak = {"base_model": "mobilenet_v2", "fine_tuning": "feature_extraction", "learning_rate": 1e-05,
 def test_no_llm_json_is_complete_and_the_text_says_what_to_do(kb: dict) -> None:
     code, out, data = _recommend(kb, "--no-llm", "--no-log")
     assert code == 0, out
@@ -77,6 +77,8 @@ def test_no_llm_json_is_complete_and_the_text_says_what_to_do(kb: dict) -> None:
     assert advice["commands"]["train_here"] in text and advice["commands"]["enqueue"] in text  # one line each
 
 
+def test_llm_candidates_are_ranked_by_the_meta_learner(kb: dict) -> None:
+    weak = {"base_model": "mobilenet_v2", "fine_tuning": "feature_extraction", "learning_rate": 1e-05,
             "batch_size": 64, "dropout": 0.2}
     strong = {"base_model": "resnet50", "fine_tuning": "full", "learning_rate": 0.001, "batch_size": 16,
               "dropout": 0.4}
