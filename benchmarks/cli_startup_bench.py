@@ -114,6 +114,8 @@ def import_breakdown(args: list[str], env: dict[str, str], top: int = 12) -> str
     package (every module counted once, so the parts add up to the total)."""
     done = subprocess.run([sys.executable, "-X", "importtime", "-m", "metallmix_wandb.cli", *args], env=env,
                           capture_output=True, text=True, cwd=tempfile.gettempdir())
+    if done.returncode != 0:
+        return f"failed (exit {done.returncode}): {done.stderr.strip().splitlines()[-1:]}"
     per: dict[str, int] = {}
     for line in done.stderr.splitlines():
         parts = line.split("|")
