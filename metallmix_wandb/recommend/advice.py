@@ -38,6 +38,7 @@ class Advice(BaseModel):
     caveat: str | None = Field(None, description="why not to rely on the prediction, in one sentence")
     runs: int = Field(description="past runs the meta-learner learned from")
     datasets: int
+    quality: str = Field("", description="the meta-learner's leave-one-dataset-out quality, in one line")
     reasons: list[str] = Field(description="the top SHAP parameters: the chosen value's effect in past runs")
     commands: dict[str, str] = Field(description="train_here, enqueue (and log_dataset when a queue needs it)")
     note: str = ""
@@ -125,7 +126,7 @@ def advise(rec: Recommendation, quality: LodoQuality, summary: ShapSummary | Non
     return Advice(
         headline=headline(p, caveat), top_percent=top_percent(p.score),
         interval_top_percent=(top_percent(p.high), top_percent(p.low)), confident=caveat is None, caveat=caveat,
-        runs=quality.runs, datasets=quality.datasets,
+        runs=quality.runs, datasets=quality.datasets, quality=quality.line(),
         reasons=reasons(rec.config, summary, [n for n in space.tunable if n in rec.config]),
         commands=commands(rec.config, space, project=project, entity=entity, data=data, artifact=artifact,
                           queue=queue, job=job),

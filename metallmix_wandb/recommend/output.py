@@ -157,6 +157,8 @@ def show_choice_set(rec: Recommendation, console: Console) -> None:
 def show_verdict(advice: Advice, console: Console) -> None:
     """How good the pick is likely to be, plainly, and the three SHAP reasons for it."""
     console.print(Text(advice.headline, style="bold green" if advice.confident else "bold yellow"))
+    if advice.quality:
+        console.print(Text(f"meta-learner: {advice.quality}", style="dim"))
     if advice.reasons:
         console.print(Text(f"why (SHAP over {advice.runs} past runs):"))
         why = Table.grid(padding=(0, 1))

@@ -45,6 +45,7 @@ def test_a_narrow_interval_reads_as_a_plain_likely_rank() -> None:
     assert advice.headline == "likely in the top 5% of configs for a dataset like this; 80% interval top 1–12%"
     assert advice.confident and advice.caveat is None
     assert (advice.top_percent, advice.interval_top_percent) == (5, (1, 12))
+    assert advice.quality.startswith("leave-one-dataset-out over 12 datasets")
 
 
 def test_a_wide_interval_is_said_plainly() -> None:
