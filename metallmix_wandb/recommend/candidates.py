@@ -96,21 +96,15 @@ def value_effect(feature: FeatureImportance, value: Any) -> ValueEffect | None:
     return None
 
 
-def _effect_of(feature: FeatureImportance, value: Any) -> float | None:
-    """The mean SHAP of the runs that had this value (or whose bin holds it)."""
-    effect = value_effect(feature, value)
-    return None if effect is None else effect.mean_shap
-
-
 def shap_reasons(config: Mapping[str, Any], summary: ShapSummary | None, params: Sequence[str]) -> list[str]:
     """`param=value (+0.12)` for the top parameters: the mean SHAP (on the predicted percentile) of the
     past runs with that value, taken from the summary the digest is written from (no SHAP is run)."""
     out = []
     for p in params:
         feature = summary.feature(p) if summary else None
-        effect = _effect_of(feature, config.get(p)) if feature else None
+        effect = value_effect(feature, config.get(p)) if feature else None
         if effect is not None:
-            out.append(f"{p}={short(config.get(p))} ({effect:+.3f})")
+            out.append(f"{p}={short(config.get(p))} ({effect.mean_shap:+.3f})")
     return out
 
 
