@@ -61,6 +61,7 @@ PURE = (
     "metallmix_wandb.knowledge.meta_learner.features",
     "metallmix_wandb.knowledge.meta_learner.quality",
     "metallmix_wandb.knowledge.meta_learner.shap_summary",
+    "metallmix_wandb.recommend.advice",
     "metallmix_wandb.recommend.candidates",
     "metallmix_wandb.recommend.choose",
     "metallmix_wandb.llm.chat",

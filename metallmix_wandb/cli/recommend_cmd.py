@@ -36,6 +36,8 @@ from metallmix_wandb.cli.options import check_dataset_choice, dataset_options, k
 @click.option("--judge-repeats", type=click.IntRange(min=1), default=3, show_default=True)
 @click.option("--no-judge", is_flag=True, help="Skip the LLM judge.")
 @click.option("--no-llm", is_flag=True, help="No LLM: the meta-learner's best config (the baseline path).")
+@click.option("--evidence", is_flag=True, help="With --no-llm, also list the most similar past runs (reads "
+              "the Qdrant knowledge base, ~0.8 s more). With an LLM they are always read: the prompt cites them.")
 @click.option("--fallback", type=click.Choice(["none", "meta-learner"]), default="none", show_default=True,
               help="What to return when the LLM gives no valid config.")
 @click.option("--max-repairs", type=click.IntRange(min=0), default=2, show_default=True)

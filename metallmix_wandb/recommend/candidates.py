@@ -28,7 +28,7 @@ from metallmix_wandb.numbers import short
 from metallmix_wandb.recommend.record import Candidate, ScoredConfig, SetChoice
 
 if TYPE_CHECKING:
-    from metallmix_wandb.knowledge.meta_learner.shap_summary import FeatureImportance, ShapSummary
+    from metallmix_wandb.knowledge.meta_learner.shap_summary import FeatureImportance, ShapSummary, ValueEffect
     from metallmix_wandb.space.search_space import SearchSpace
 
 OFFER = 6
@@ -85,14 +85,14 @@ def diverse(ranked: Sequence[ScoredConfig], params: Sequence[str], n: int = OFFE
     return chosen
 
 
-def _effect_of(feature: FeatureImportance, value: Any) -> float | None:
-    """The mean SHAP of the runs that had this value (or whose bin holds it)."""
+def value_effect(feature: FeatureImportance, value: Any) -> ValueEffect | None:
+    """The SHAP summary's entry for the runs that had this value (or whose bin holds it)."""
     for e in feature.by_value:
         if e.low is not None and e.high is not None and isinstance(value, int | float):
             if e.low <= value <= e.high:
-                return e.mean_shap
+                return e
         elif e.value == short(value) or e.value == str(value):
-            return e.mean_shap
+            return e
     return None
 
 
@@ -102,9 +102,9 @@ def shap_reasons(config: Mapping[str, Any], summary: ShapSummary | None, params:
     out = []
     for p in params:
         feature = summary.feature(p) if summary else None
-        effect = _effect_of(feature, config.get(p)) if feature else None
+        effect = value_effect(feature, config.get(p)) if feature else None
         if effect is not None:
-            out.append(f"{p}={short(config.get(p))} ({effect:+.3f})")
+            out.append(f"{p}={short(config.get(p))} ({effect.mean_shap:+.3f})")
     return out
 
 

@@ -87,8 +87,12 @@ def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> Non
     if req.use_llm and not settings.llm_base_url:  # the embedded demo model: keep its answer short
         req = req.model_copy(update={"explanation_max_chars": 400})
     llm_errors, server_errors = _llm_errors(req.use_llm)
+    # The meta-learner needs no similar experiments: with --no-llm Qdrant (0.8 s to import) is opened
+    # only to list them (--evidence).
+    reads_store = req.use_llm or bool(opts.get("evidence"))
     try:
-        with open_store(settings) as store, llm_clients(settings, req.use_llm, err) as clients, \
+        with (open_store(settings) if reads_store else contextlib.nullcontext()) as store, \
+                llm_clients(settings, req.use_llm, err) as clients, \
                 err.status("recommending") as status:
             rec = recommend(meta, space, store, knowledge, req, clients.llm, clients.judge,
                             (clients.model, clients.judge_model), on_step=status.update)
@@ -104,7 +108,7 @@ def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> Non
         fail(str(exc))
     from metallmix_wandb.recommend.output import deliver
 
-    deliver(rec, space, settings, opts, err)
+    deliver(rec, space, settings, opts, err, knowledge)
 
 
 def _llm_errors(use_llm: bool) -> tuple[tuple[type[Exception], ...], tuple[type[Exception], ...]]:

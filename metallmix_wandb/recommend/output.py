@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -17,12 +17,32 @@ from rich.table import Table
 from rich.text import Text
 
 from metallmix_wandb.numbers import fixed
+from metallmix_wandb.recommend.advice import Advice, advise
 from metallmix_wandb.recommend.record import Recommendation
 from metallmix_wandb.space.search_space import SearchSpace
 
+if TYPE_CHECKING:
+    from metallmix_wandb.knowledge.meta_learner.artifact import Knowledge
 
-def deliver(rec: Recommendation, space: SearchSpace, settings: Any, opts: dict[str, Any], err: Console) -> None:
+
+def advice_for(rec: Recommendation, space: SearchSpace, settings: Any, opts: dict[str, Any],
+               knowledge: Knowledge) -> Advice:
+    """recommend/advice.py's advice, with the dataset, queue and job this command was given."""
+    from metallmix_wandb.recommend.pipeline import recommendable_space
+
+    data = str(Path(opts["data"]).resolve()) if opts.get("data") else None
+    return advise(rec, knowledge.quality, knowledge.summary, recommendable_space(space), project=settings.project,
+                  entity=settings.entity, data=data, artifact=opts.get("dataset_artifact"), queue=opts.get("queue"),
+                  job=opts.get("job"))
+
+
+def deliver(rec: Recommendation, space: SearchSpace, settings: Any, opts: dict[str, Any], err: Console,
+            knowledge: Knowledge | None = None) -> None:
     out: dict[str, Any] = {"recommendation": rec.model_dump(mode="json")}
+    advice = advice_for(rec, space, settings, opts, knowledge) if knowledge is not None else None
+    if advice is not None:
+        out["advice"] = advice.model_dump(mode="json")
+    out["evidence_read"] = not opts.get("no_llm") or bool(opts.get("evidence"))
     logged = None
     if not opts.get("no_log"):
         from metallmix_wandb.recommend.log import log_recommendation
@@ -37,7 +57,7 @@ def deliver(rec: Recommendation, space: SearchSpace, settings: Any, opts: dict[s
     if opts.get("as_json"):
         click.echo(json.dumps(out, indent=2, default=str))
     else:
-        show(rec, Console(), logged.run_path if logged else None)
+        show(rec, Console(), logged.run_path if logged else None, advice, evidence_read=out["evidence_read"])
     if out.get("launch", {}).get("failed"):
         sys.exit(out["launch"].get("exit_code") or 3)
 
@@ -80,13 +100,16 @@ def _launch(rec: Recommendation, space: SearchSpace, settings: Any, opts: dict[s
     return result
 
 
-def show(rec: Recommendation, console: Console, run_path: str | None) -> None:
+def show(rec: Recommendation, console: Console, run_path: str | None, advice: Advice | None = None,
+         evidence_read: bool = True) -> None:
     cfg = Table.grid(padding=(0, 2))
     for k, v in rec.config.items():
         cfg.add_row(Text(k, style="bold"), Text(str(v)))
     p = rec.predicted
     head = Text(f"source: {rec.source}" + (f" ({rec.llm_model})" if rec.llm_model else ""))
     console.print(Panel(cfg, title="recommended config", subtitle=head))
+    if advice is not None:
+        show_verdict(advice, console)
     if rec.choice_set is not None:
         show_choice_set(rec, console)
     elif rec.llm_first_choice and rec.llm_first_choice != rec.config:
@@ -99,6 +122,10 @@ def show(rec: Recommendation, console: Console, run_path: str | None) -> None:
         for i, e in enumerate(rec.evidence, 1):
             ev.add_row(str(i), Text(e.dataset), f"{e.distance:.3f}", fixed(e.metric), fixed(e.train_time_s, ".0f"))
         console.print(ev)
+    elif not evidence_read:
+        console.print(Text("similar past runs not read (add --evidence to list them)", style="dim"))
+    if advice is not None:
+        show_commands(advice, console)
     if rec.judge_scores:
         console.print(Text("judge (0-4): " + ", ".join(
             f"{k} {v:.2f}" for k, v in rec.judge_scores.items() if v is not None)
@@ -125,3 +152,29 @@ def show_choice_set(rec: Recommendation, console: Console) -> None:
     pick = "-" if cs.pick is None else ("its own config" if cs.pick == 0 else f"#{cs.pick}")
     console.print(Text(f"LLM's pick: {pick} ({verdict}): {cs.reason}",
                        style="yellow" if cs.overruled or cs.pick is None else ""))
+
+
+def show_verdict(advice: Advice, console: Console) -> None:
+    """How good the pick is likely to be, plainly, and the three SHAP reasons for it."""
+    console.print(Text(advice.headline, style="bold green" if advice.confident else "bold yellow"))
+    if advice.quality:
+        console.print(Text(f"meta-learner: {advice.quality}", style="dim"))
+    if advice.reasons:
+        console.print(Text(f"why (SHAP over {advice.runs} past runs):"))
+        why = Table.grid(padding=(0, 1))
+        for i, reason in enumerate(advice.reasons, 1):
+            why.add_row(f"  {i}.", Text(reason))
+        console.print(why)
+
+
+def show_commands(advice: Advice, console: Console) -> None:
+    """The exact commands to train the config here or enqueue it, unwrapped so they copy whole."""
+    labels = {"train_here": "train it here", "log_dataset": "for a queue, log the dataset once",
+              "enqueue": "enqueue it on W&B Launch"}
+    console.print(Text("next:", style="bold"))
+    for key, label in labels.items():
+        if key in advice.commands:
+            console.print(Text(f"  {label}:"))
+            console.print(Text(f"    {advice.commands[key]}"), soft_wrap=True)
+    if advice.note:
+        console.print(Text(f"  {advice.note}", style="dim"))

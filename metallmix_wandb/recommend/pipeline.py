@@ -179,7 +179,7 @@ def _judge(judge_llm: ChatJSON, choice: Choice, config: dict[str, Any], meta: Ma
 def recommend(
     meta: Mapping[str, MetaValue],
     space: SearchSpace,
-    store: ExperimentStore,
+    store: ExperimentStore | None,
     knowledge: Knowledge,
     req: RecommendRequest,
     llm: ChatJSON | None = None,
@@ -187,10 +187,12 @@ def recommend(
     model_names: tuple[str | None, str | None] = (None, None),
     on_step: Callable[[str], None] = lambda _: None,
 ) -> Recommendation:
+    """`store` None: no similar experiments are read (only the meta-learner's path can do without them)."""
     t0 = time.perf_counter()
     space = recommendable_space(space)
     on_step("retrieving similar experiments")
-    neighbours = store.search(dict(meta), k=req.top_k, exclude_datasets=req.exclude_datasets)
+    neighbours = [] if store is None else store.search(dict(meta), k=req.top_k,
+                                                       exclude_datasets=req.exclude_datasets)
     timings = {"retrieval_s": time.perf_counter() - t0}
     learner = knowledge.learner()
 

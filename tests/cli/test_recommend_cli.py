@@ -15,7 +15,9 @@ from click.testing import CliRunner
 from metallmix_wandb.knowledge.runs_offline import find_run_dirs, parse_run_dir
 from metallmix_wandb.cli import main
 from metallmix_wandb.space.search_space import SearchSpace
+from metallmix_wandb.recommend.advice import Advice, top_percent
 from metallmix_wandb.recommend.candidates import TIE
+from metallmix_wandb.recommend.record import Recommendation
 from tests.support.data_block import split_data_block
 from tests.support.fake_llm import FakeLLMServer, Reply, completion, llama_cpp_like, reply
 from tests.support.recommend_kb import kb, offline_explain_project  # noqa: F401
@@ -47,7 +49,7 @@ def _answer(*configs: dict, explanation: str = "lr 1e-3 helps per SHAP") -> str:
 
 
 def test_no_llm_returns_the_meta_learner_best_and_logs_it(kb: dict) -> None:
-    code, out, data = _recommend(kb, "--no-llm")
+    code, out, data = _recommend(kb, "--no-llm", "--evidence")
     assert code == 0, out
     rec = data["recommendation"]
     assert rec["source"] == "meta-learner" and kb["space"].without("dataset").validate_config(rec["config"]).ok
@@ -56,6 +58,23 @@ def test_no_llm_returns_the_meta_learner_best_and_logs_it(kb: dict) -> None:
     assert run.job_type == "recommendation" and run.state == "finished"
     assert run.config["recommended"] == rec["config"] and run.summary["predicted/score"] == rec["predicted"]["score"]
     assert (Path(run.path) / "files" / "recommendation.json").is_file()
+
+
+def test_no_llm_json_is_complete_and_the_text_says_what_to_do(kb: dict) -> None:
+    code, out, data = _recommend(kb, "--no-llm", "--no-log")
+    assert code == 0, out
+    rec, advice = data["recommendation"], data["advice"]
+    assert set(rec) == set(Recommendation.model_fields) and set(advice) == set(Advice.model_fields)
+    assert data["evidence_read"] is False and rec["evidence"] == []  # Qdrant is not opened without --evidence
+    assert advice["top_percent"] == top_percent(rec["predicted"]["score"]) and len(advice["reasons"]) == 3
+    assert advice["caveat"] == "too few runs to be confident: 24 runs over 4 datasets"  # 6 runs a dataset
+    assert set(advice["commands"]) == {"train_here", "log_dataset", "enqueue"}
+
+    text = CliRunner().invoke(main, ["recommend", "--project", EXPLAIN_PROJECT, "--meta-features", str(kb["mf"]),
+                                     "--no-llm", "--no-log"]).output
+    flat = " ".join(text.split())
+    assert advice["headline"] in flat and all(r in flat for r in advice["reasons"])
+    assert advice["commands"]["train_here"] in text and advice["commands"]["enqueue"] in text  # one line each
 
 
 def test_llm_candidates_are_ranked_by_the_meta_learner(kb: dict) -> None:

@@ -87,9 +87,9 @@ class Knowledge(BaseModel):
     scaler: MetaScaler | None = None
 
     def learner(self, n_jobs: int | None = None) -> MetaLearner:
-        from metallmix_wandb.knowledge.meta_learner.model import MetaLearner
+        from metallmix_wandb.knowledge.meta_learner.loader import load_learner
 
-        return MetaLearner.load(self.folder, n_jobs=n_jobs)
+        return load_learner(self.folder, n_jobs=n_jobs)
 
 
 def _sha256(path: Path) -> str:

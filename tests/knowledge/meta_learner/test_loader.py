@@ -1,0 +1,87 @@
+"""The light path of `recommend --no-llm` (knowledge/meta_learner/loader.py, recommend/command.py): it
+imports no scikit-learn, scipy.stats, Qdrant, SHAP or W&B, and recommends exactly what the full path does.
+
+Each side is a fresh `metallmix-wandb` process on the same real knowledge base (tests/support/recommend_kb.py):
+the light one as a user runs it; the reference imports scikit-learn before anything else, so xgboost loads
+with its scikit-learn wrappers as it did before, and also predicts the chosen config with the stored models
+through xgboost's scikit-learn API (XGBRegressor.load_model)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.support.recommend_kb import kb, offline_explain_project  # noqa: F401
+from tests.support.synthetic import EXPLAIN_PROJECT
+
+ROOT = Path(__file__).resolve().parents[3]
+NOT_ON_THE_LIGHT_PATH = ("sklearn", "scipy.stats", "pandas", "qdrant_client", "shap", "wandb", "torch", "openai")
+
+RUN = """
+import contextlib, io, json, sys
+{before}
+from metallmix_wandb.cli.commands import main
+out = io.StringIO()
+try:
+    with contextlib.redirect_stdout(out):
+        main({args!r}, standalone_mode=False)
+finally:
+    print("LOADED " + json.dumps(sorted(m for m in {watch!r} if m in sys.modules)), file=sys.stderr)
+sys.stdout.write(out.getvalue())
+rec = json.loads(out.getvalue())["recommendation"]
+{after}
+"""
+
+SKLEARN_API = """
+import numpy as np
+from xgboost import XGBRegressor
+from metallmix_wandb.knowledge.meta_learner.artifact import cache_folder, load_knowledge
+from metallmix_wandb.knowledge.meta_learner.features import feature_row
+from metallmix_wandb.knowledge.meta_learner.model import MetaLearnerInfo
+from metallmix_wandb.settings import load_settings
+
+settings = load_settings(project={project!r})
+folder = load_knowledge({project!r}, settings.cache_dir).folder
+info = MetaLearnerInfo.model_validate_json((folder / "meta_learner.json").read_text())
+X = np.stack([feature_row(info.layout, rec["meta_features"], rec["config"])]).astype(np.float32)
+pred = {{}}
+for name in ("rank", "raw", "time"):
+    model = XGBRegressor()
+    model.load_model(str(folder / f"model_{{name}}.json"))
+    pred[name] = model.predict(X)[0]
+print("SKLEARN_API " + json.dumps({{"score": float(np.clip(pred["rank"], 0.0, 1.0)), "raw_metric": float(pred["raw"]),
+                                  "train_time_s": float(np.expm1(pred["time"]).clip(min=0.0))}}), file=sys.stderr)
+"""
+
+
+def _run(tmp: Path, args: list[str], before: str = "", after: str = "") -> tuple[dict, list[str], str]:
+    script = RUN.format(before=before, args=args, watch=NOT_ON_THE_LIGHT_PATH, after=after)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    loaded = next(line for line in done.stderr.splitlines() if line.startswith("LOADED "))
+    return json.loads(done.stdout), json.loads(loaded[len("LOADED "):]), done.stderr
+
+
+def _without_timings(rec: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in rec.items() if k != "timings"}
+
+
+def test_recommend_without_llm_is_light_and_identical_to_the_full_path(kb: dict, tmp_path: Path) -> None:  # noqa: F811
+    args = ["recommend", "--project", EXPLAIN_PROJECT, "--meta-features", str(kb["mf"]), "--no-llm", "--no-log",
+            "--json"]
+    light, loaded, _ = _run(tmp_path, args)
+    assert loaded == []  # no scikit-learn/scipy.stats/pandas (xgboost's wrappers), Qdrant, SHAP or W&B
+
+    after = SKLEARN_API.format(project=EXPLAIN_PROJECT)
+    full, loaded_full, err = _run(tmp_path, args, before="import sklearn", after=after)
+    assert "sklearn" in loaded_full  # the reference really is the path with scikit-learn loaded
+    assert _without_timings(light["recommendation"]) == _without_timings(full["recommendation"])
+
+    api = json.loads(next(line for line in err.splitlines() if line.startswith("SKLEARN_API "))[12:])
+    predicted = light["recommendation"]["predicted"]
+    assert {k: predicted[k] for k in api} == api
