@@ -84,6 +84,7 @@ PURE = (
     "metallmix_wandb.tune.prompts",
     "metallmix_wandb.evaluate.records",
     "metallmix_wandb.evaluate.lookup",
+    "metallmix_wandb.evaluate.held_out",
     "metallmix_wandb.evaluate.report_spec",
     "metallmix_wandb.evaluate.request",
     "metallmix_wandb.evaluate.scoring",

@@ -125,7 +125,7 @@ def llm_endpoints(settings: Settings, models: list[str], no_llm: bool, judge_mod
 
 def run_evaluate(opts: EvaluateOptions, open_store: OpenStore) -> None:
     """The whole command: evaluate, print the tables, save the results and log the evaluation run."""
-    from metallmix_wandb.evaluate.console import print_curves, print_per_dataset, print_summary
+    from metallmix_wandb.evaluate.console import print_curves, print_held_out, print_per_dataset, print_summary
     from metallmix_wandb.settings import load_settings
 
     settings = load_settings(project=opts.project, entity=opts.entity, qdrant_path=opts.qdrant_path,
@@ -142,6 +142,7 @@ def run_evaluate(opts: EvaluateOptions, open_store: OpenStore) -> None:
     print_summary(out, report)
     if report.curves:
         print_curves(out, report)
+    print_held_out(out, report)
     _deliver(report, settings, opts, err)
 
 

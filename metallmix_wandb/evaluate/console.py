@@ -107,3 +107,13 @@ def print_curves(console: Any, report: EvaluationReport) -> None:
         table.add_row(Text(m), *[_f(cell[(m, n)].median_percentile) if (m, n) in cell else "-" for n in ns],
                       str(max(c.datasets for c in report.curves if c.method == m)))
     console.print(table)
+
+
+def print_held_out(console: Any, report: EvaluationReport) -> None:
+    """One held-out dataset in lookup mode: each pick's rank in its full table and what it cost."""
+    from metallmix_wandb.evaluate.held_out import held_out, held_out_lines
+
+    statement = held_out(report)
+    if statement is not None:
+        for line in held_out_lines(statement):
+            console.print(line, highlight=False, soft_wrap=True)
