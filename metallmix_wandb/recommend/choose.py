@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from metallmix_wandb.knowledge.records import MetaValue, Neighbour
 from metallmix_wandb.llm.ask import repair_messages
 from metallmix_wandb.recommend.candidates import OFFER, TIE, PickAnswer, chosen, decide_answer, offer, pick_schema, read_pick
-from metallmix_wandb.recommend.prompts import choice_messages
+from metallmix_wandb.recommend.prompts import choice_messages, evidence_digest
 from metallmix_wandb.recommend.record import Choice, ScoredConfig, meta_learner_explanation
 from metallmix_wandb.space.search_space import SearchSpace
 
@@ -44,7 +44,7 @@ def choose_in_set(llm: ChatJSON, learner: MetaLearner, meta: Mapping[str, MetaVa
     ranked = [ScoredConfig(config=c, **p.model_dump())
               for c, p in learner.ranked_configs(meta, space, n=RANKED, seed=seed)]
     offered = offer(ranked, knowledge.summary, list(space.tunable), n)
-    messages = choice_messages(space, meta, offered, neighbours, knowledge.digest, metric=metric,
+    messages = choice_messages(space, meta, offered, neighbours, evidence_digest(knowledge), metric=metric,
                                time_metric=time_metric, task=task)
     schema = pick_schema(space, len(offered), explanation_max_chars)
     chats: list[ChatResult] = []
