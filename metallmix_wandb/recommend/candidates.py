@@ -166,18 +166,17 @@ def chosen(decision: SetChoice) -> ScoredConfig:
 # --------------------------------------------------------------------------- the answer
 
 
-def pick_schema(space: SearchSpace, n: int, explanation_max_chars: int | None = None) -> dict[str, Any]:
-    """{"candidate": 0..n, "config": null or a config of the space, "explanation": str}, strict."""
-    return {
-        "type": "object",
-        "properties": {
-            "candidate": {"type": "integer", "enum": list(range(OWN, n + 1))},
-            "config": {"anyOf": [{"type": "null"}, config_schema(space)]},
-            "explanation": text_schema(explanation_max_chars),
-        },
-        "required": ["candidate", "config", "explanation"],
-        "additionalProperties": False,
+def pick_schema(space: SearchSpace, n: int, explanation_max_chars: int | None = None,
+                explanation: bool = True) -> dict[str, Any]:
+    """{"candidate": 0..n, "config": null or a config of the space, "explanation": str}, strict; without
+    "explanation" when it is asked for in a plain-text call after (recommend/explain_text.py)."""
+    props: dict[str, Any] = {
+        "candidate": {"type": "integer", "enum": list(range(OWN, n + 1))},
+        "config": {"anyOf": [{"type": "null"}, config_schema(space)]},
     }
+    if explanation:
+        props["explanation"] = text_schema(explanation_max_chars)
+    return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
 
 
 def pick_format_rule(n: int, explanation: bool = True) -> str:

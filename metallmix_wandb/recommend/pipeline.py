@@ -53,6 +53,9 @@ class RecommendRequest(BaseModel):
     time_metric: str = "train_time_s"
     seed: int = 0
     task: str | None = Field(None, description="the project's task for the prompts (else the space's description)")
+    explanation: Literal["text", "json"] = Field(
+        "text", description="where the LLM writes its explanation when it chooses inside the set: a second, "
+        "plain-text call (text; fewer rejected explanations, benchmarks/explanation_bench.py) or the JSON")
     explanation_max_chars: int | None = Field(
         None, description="cap the explanation in the JSON schema (llama.cpp grammars enforce it; small "
         "local models otherwise ramble to the token limit); None for OpenAI-style strict schemas")
@@ -202,7 +205,7 @@ def recommend(
         choice = choose_in_set(llm, learner, meta, space, neighbours, knowledge, n=req.offer, metric=req.metric,
                                time_metric=req.time_metric, max_repairs=req.max_repairs,
                                explanation_max_chars=req.explanation_max_chars, seed=req.seed, tie=req.tie,
-                               task=req.task)
+                               task=req.task, explanation=req.explanation)
         timings["llm_s"] = time.perf_counter() - t1
     else:
         on_step("asking the LLM")

@@ -183,9 +183,12 @@ def choice_messages(
     goal: str | None = None,
     time_metric: str = "train_time_s",
     task: str | None = None,
+    explanation: bool = True,
 ) -> list[Message]:
-    """System = instructions (fixed for the number of candidates); user = the evidence and the candidates."""
-    system = "\n\n".join([_CORE_META, _CONTEXT_META, _CHOOSE, DATA_RULE, pick_format_rule(len(offered))])
+    """System = instructions (fixed for the number of candidates, and whether the explanation is in the
+    JSON or asked for after in plain text); user = the evidence and the candidates."""
+    rule = pick_format_rule(len(offered), explanation)
+    system = "\n\n".join([_CORE_META, _CONTEXT_META, _CHOOSE, DATA_RULE, rule])
     fields = _fields(space, meta_features, neighbours, shap_digest, metric=metric, goal=goal,
                      time_metric=time_metric, task=task)
     fields["candidates"] = candidate_table(offered, space)
