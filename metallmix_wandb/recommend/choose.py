@@ -69,7 +69,7 @@ def choose_in_set(llm: ChatJSON, learner: MetaLearner, meta: Mapping[str, MetaVa
     final = chosen(decision)
     said = answers[-1].explanation
     if in_text and decision.pick is not None and not decision.overruled:
-        chats.append(ask_explanation(llm, convo, chats[-1].text, final.config, explanation_max_chars))
+        chats.append(ask_explanation(llm, convo, decision.pick, final.config, explanation_max_chars))
         said = chats[-1].text
     asked: dict[str, Any] = {
         "tokens": {"prompt": sum(c.prompt_tokens for c in chats), "completion": sum(c.completion_tokens for c in chats)},

@@ -52,8 +52,10 @@ def task_of(space: SearchSpace, task: str | None = None) -> str:
 
 def evidence_digest(knowledge: Knowledge) -> str:
     """The SHAP digest as prompts (the recommender's and the judge's) carry it: the compact form of the
-    ranking model's summary (`compact_digest`), a fifth of the full digest's tokens."""
-    return compact_digest(knowledge.summary, metric=knowledge.manifest.metric)
+    ranking model's summary (`compact_digest`), a third of the full digest's tokens; the full digest
+    when there is no summary (an evaluation fold fitted without SHAP)."""
+    summary = getattr(knowledge, "summary", None)
+    return compact_digest(summary, metric=summary.target or "the metric") if summary is not None else knowledge.digest
 
 
 PROMPT_MODES: tuple[str, ...] = ("meta-informed", "zero-shot")

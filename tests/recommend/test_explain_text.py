@@ -10,7 +10,6 @@ from metallmix_wandb.knowledge.meta_learner.artifact import load_knowledge
 from metallmix_wandb.recommend.explain_text import EXPLAIN_REQUEST, tidy
 from metallmix_wandb.recommend.pipeline import RecommendRequest, recommend
 from metallmix_wandb.settings import load_settings
-from tests.support.data_block import split_data_block
 from tests.support.fake_llm import ScriptedClient
 from tests.support.llm_data import INJECTION
 from tests.support.recommend_kb import MF, kb, offline_explain_project  # noqa: F401
@@ -33,9 +32,9 @@ def test_the_choice_is_json_and_the_explanation_plain_text_in_the_same_conversat
     choice, text = llm.requests
     assert "explanation" not in choice["schema"]["properties"] and '"explanation"' not in choice["messages"][0]["content"]
     assert text["name"] == "text" and text["messages"][:2] == choice["messages"]  # same prefix: the server's cache
-    assert text["messages"][2] == {"role": "assistant", "content": '{"candidate": 1, "config": null}'}
-    prose, data = split_data_block(text["messages"][3]["content"])
-    assert prose.strip() == EXPLAIN_REQUEST and data["chosen_config"] == rec.config
+    said = json.loads(text["messages"][2]["content"])  # its reply, the pick resolved to the config's values
+    assert text["messages"][2]["role"] == "assistant" and said == {"candidate": 1, "config": rec.config}
+    assert text["messages"][3] == {"role": "user", "content": EXPLAIN_REQUEST}  # fixed text, no data
     assert rec.source == "llm" and rec.llm_explanation == SAID  # the unfinished sentence is cut off
     assert rec.explanation == SAID and rec.explanation_rejected is None
     assert rec.tokens["prompt"] == 130 and rec.tokens["completion"] == 40  # both calls counted
