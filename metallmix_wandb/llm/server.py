@@ -105,7 +105,9 @@ def default_threads() -> int:
 
     Measured on 2 cores with one other busy process: 2 threads took 119 s for an answer that 1 thread
     gave in 42 s (ggml's threads wait on each other when a core is taken); unloaded, 2 threads were
-    only ~12% faster than 1.
+    only ~12% faster than 1. Again with the machine shared (load 15-38, benchmarks/llm_settings_bench.py):
+    1 thread read 20-21 prompt tok/s and generated 6-11 tok/s, 2 threads 5-12 and 0.3-0.6; n_batch 128
+    and 512 read the prompt alike, so llama-cpp-python's default (512) stays.
     """
     try:
         cores = len(os.sched_getaffinity(0))
