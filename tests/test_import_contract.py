@@ -77,6 +77,7 @@ PURE = (
     "metallmix_wandb.llm.modes.text",
     "metallmix_wandb.recommend.explanation_check",
     "metallmix_wandb.recommend.prompts",
+    "metallmix_wandb.recommend.explain_text",
     "metallmix_wandb.recommend.record",
     "metallmix_wandb.tune.records",
     "metallmix_wandb.tune.objective",

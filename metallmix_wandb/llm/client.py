@@ -189,6 +189,16 @@ class LLMClient:
                 continue
             return self._result(resp, mode.name, sent + n, time.perf_counter() - start)
 
+    def chat_text(self, messages: Sequence[Message], *, max_tokens: int | None = None,
+                  temperature: float | None = None, seed: int | None = None) -> ChatResult:
+        """A plain-text reply (no response_format): for prose, which a JSON grammar only hurts."""
+        params: dict[str, Any] = {"temperature": self.temperature if temperature is None else temperature,
+                                  "max_tokens": max_tokens or self.max_tokens}
+        if seed is not None:
+            params["seed"] = seed
+        resp, sent, latency = self.complete(messages, **params)
+        return self._result(resp, "text", sent, latency)
+
     def _result(self, resp: Any, mode: str, sent: int, latency: float) -> ChatResult:
         try:
             choice = resp.choices[0]

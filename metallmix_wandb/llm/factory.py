@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from pydantic import SecretStr
 
     from metallmix_wandb.llm.client import LLMClient
+    from metallmix_wandb.llm.server import LocalLLMServer
     from metallmix_wandb.settings import Settings
 
 EMBEDDED_CONTEXT = 8192
@@ -38,6 +39,7 @@ class Endpoint:
     default_model: str
     embedded: bool
     api_key: SecretStr | None = None
+    server: LocalLLMServer | None = None
 
     def client(self, model: str | None = None) -> LLMClient:
         from metallmix_wandb.llm.client import LLMClient
@@ -57,4 +59,4 @@ def open_endpoint(settings: Settings, notice: Callable[[], None] = lambda: None)
 
     notice()
     with LocalLLMServer(n_ctx=EMBEDDED_CONTEXT) as server:
-        yield Endpoint(server.base_url, server.alias, embedded=True)
+        yield Endpoint(server.base_url, server.alias, embedded=True, server=server)

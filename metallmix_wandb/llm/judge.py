@@ -24,9 +24,9 @@ from metallmix_wandb.llm.messages import (
     MAX_REPLY_CHARS,
     Message,
     cut_text,
+    compact_space,
     data_block,
-    describe_space,
-    experiment_record,
+    experiment_table,
     plain_data,
 )
 from metallmix_wandb.llm.output import MAX_EXPLANATION, LLMOutputError, extract_json
@@ -42,17 +42,17 @@ CRITERIA: tuple[str, ...] = ("format", "accuracy", "completeness", "conciseness"
 # --------------------------------------------------------------------------- prompt
 
 JUDGE_RUBRIC = """Score each criterion with an integer from 0 (worst) to 4 (best):
-- format: 4 = exactly one JSON object with "configs" and "explanation", every value inside the search space; 3 = the object is right but with a minor slip (extra text around it, an extra or missing key); 2 = usable only after cleanup, or some values outside the space; 1 = hardly usable; 0 = no usable configuration.
-- accuracy: 4 = every statement in the explanation agrees with the evidence (past experiments' configurations and metrics, SHAP features and digest) and the chosen values follow from it; 2 = some statements are unsupported or the choices ignore strong evidence; 0 = contradicts the evidence or invents facts.
-- completeness: 4 = every parameter has a value and the explanation justifies the main choices (model, fine-tuning, learning rate) with evidence; 2 = several choices unexplained; 0 = no explanation or no configuration.
+- format: 4 = one JSON object in the required shape ("raw_reply"), every value inside the search space; 3 = right but with a minor slip (text around it, an extra or missing key); 2 = usable only after cleanup; 1 = hardly usable; 0 = no usable configuration.
+- accuracy: check every claim of the "explanation" against "past_experiments", "shap_digest" and "candidates". 4 = every value, metric and effect it states is there and agrees (a value the digest calls best is not called harmful); 2 = some claims are found nowhere in the evidence; 0 = a claim contradicts the evidence (says a value helps when the digest says it hurts, quotes a metric that is not there).
+- completeness: against "chosen_config". 4 = the explanation names the chosen values of the most influential parameters (first in "shap_digest") and gives the evidence for them; 2 = names some chosen values without evidence, or names values that are not chosen; 0 = names none, or there is no explanation.
 - conciseness: 4 = short and to the point, nothing repeated; 2 = padded or repetitive; 0 = rambling, or empty.
 - fluency: 4 = clear, grammatical, natural; 2 = understandable with effort; 0 = unreadable."""
 
 _JUDGE_CORE = (
-    "You are a strict evaluator of hyperparameter recommendations made by an assistant for image "
-    "classification with transfer learning. The data block holds the evidence the assistant was given, "
-    "the search space, the assistant's raw reply and the recommendation parsed from it. Judge only what "
-    "is there."
+    "You are a strict evaluator of a hyperparameter recommendation for the machine-learning task in the "
+    "data's \"task\". The data block holds the evidence the assistant was shown (past experiments, SHAP "
+    "digest, candidates), the search space, the chosen configuration, its explanation and the assistant's "
+    "raw reply. Judge only against what is there."
 )
 
 
@@ -76,17 +76,25 @@ def judge_messages(
     shap_digest: str = "",
     *,
     time_metric: str = "train_time_s",
+    metric: str | None = None,
+    candidates: Mapping[str, Any] | None = None,
+    task: str = "",
     max_reply_chars: int = MAX_REPLY_CHARS,
 ) -> list[Message]:
-    """Messages asking the judge to score one recommendation against the evidence it was based on."""
-    fields = {
-        "new_dataset": {"meta_features": plain_data(dict(meta_features), digits=4)},
-        "search_space": plain_data(describe_space(space)),
-        "past_experiments": [experiment_record(n, i, space, time_metric) for i, n in enumerate(neighbours, 1)],
-        "shap_digest": plain_data(shap_digest),
-        "raw_reply": cut_text(raw_reply, max_reply_chars),
-        "recommendation": plain_data({"configs": [dict(c) for c in configs], "explanation": explanation}),
-    }
+    """Messages asking the judge to score one recommendation against the evidence it was based on: the
+    same tables and digest the assistant was shown (`candidates`: the offered candidates' table, when
+    it chose among them), then the chosen config and the explanation the rubric checks against them.
+    Repeats send these exact messages, so a server with a prompt cache (llama.cpp) reads them once."""
+    fields: dict[str, Any] = {"task": plain_data(task or "not given")}
+    fields["new_dataset"] = {"meta_features": plain_data(dict(meta_features), digits=3)}
+    fields["search_space"] = plain_data(compact_space(space))
+    fields["past_experiments"] = experiment_table(neighbours, space, metric=metric, time_metric=time_metric)
+    fields["shap_digest"] = plain_data(shap_digest)
+    if candidates is not None:
+        fields["candidates"] = candidates
+    fields["raw_reply"] = cut_text(raw_reply, max_reply_chars)
+    fields["chosen_config"] = plain_data(dict(configs[0]) if len(configs) == 1 else [dict(c) for c in configs])
+    fields["explanation"] = plain_data(explanation)
     ask = "Score the recommendation in the data block below. Reply with the JSON object only."
     return [
         {"role": "system", "content": judge_instruction_text()},

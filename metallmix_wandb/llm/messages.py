@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -74,18 +74,37 @@ def encode_data(value: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+def _is_table(value: Any) -> bool:
+    return isinstance(value, dict) and list(value) == ["columns", "rows"] and isinstance(value["rows"], list)
+
+
 def data_block(fields: Mapping[str, Any]) -> str:
-    """A `<data>` block: one top-level field per line (and one list item per line), valid JSON."""
+    """A `<data>` block: one top-level field per line (one list item, one table row per line), valid JSON."""
     lines = []
     for i, (key, raw) in enumerate(fields.items()):
         value = plain_data(raw)  # JSON-safe whatever the caller passed (no rounding)
         sep = "," if i < len(fields) - 1 else ""
-        if isinstance(value, list) and value:
+        if _is_table(value) and value["rows"]:
+            rows = ",\n".join(encode_data(r) for r in value["rows"])
+            lines.append(f'{encode_data(key)}:{{"columns":{encode_data(value["columns"])},"rows":[\n{rows}]}}{sep}')
+        elif isinstance(value, list) and value:
             items = ",\n".join(encode_data(v) for v in value)
             lines.append(f"{encode_data(key)}:[\n{items}]{sep}")
         else:
             lines.append(f"{encode_data(key)}:{encode_data(value)}{sep}")
     return DATA_OPEN + "\n{" + "\n".join(lines) + "}\n" + DATA_CLOSE
+
+
+def table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> dict[str, Any]:
+    """A compact table for the data block: the column names once, then one JSON array per row. Half the
+    tokens of one object per row (each key repeated), and still JSON, so every cell stays data."""
+    return {"columns": list(columns), "rows": [plain_data(list(r)) for r in rows]}
+
+
+def sig3(x: Any) -> Any:
+    """A measured number (metric, distance, time, SHAP) to 3 significant digits; anything else unchanged.
+    Config values never go through this: a rounded value could fall outside the space."""
+    return plain_data(x, digits=3) if isinstance(x, float) else plain_data(x)
 
 
 # --------------------------------------------------------------------------- what the data block shows
@@ -100,6 +119,19 @@ def describe_space(space: SearchSpace) -> dict[str, Any]:
         if entry.get("distribution") == "categorical_w_probabilities":
             entry.pop("distribution")
         out[name] = entry
+    return out
+
+
+def compact_space(space: SearchSpace) -> dict[str, Any]:
+    """The tunable parameters in the fewest tokens: a list of the allowed values, or {min, max} (and
+    "log": true for a log-scale range); the same constraints as `describe_space`."""
+    out: dict[str, Any] = {}
+    for name, entry in describe_space(space).items():
+        if "values" in entry:
+            out[name] = entry["values"]
+        else:
+            rng = {k: entry[k] for k in ("min", "max") if k in entry}
+            out[name] = {**rng, "log": True} if "log" in str(entry.get("distribution", "")) else rng
     return out
 
 
@@ -126,3 +158,22 @@ def experiment_record(
         "train_time_s": plain_data(train_time, digits=3),
         "top3_shap_features": plain_data(exp.shap_top3[:3], digits=3),
     }
+
+
+def experiment_table(neighbours: Sequence[Neighbour], space: SearchSpace | None = None, *, metric: str | None = None,
+                     time_metric: str = "train_time_s") -> dict[str, Any]:
+    """The retrieved experiments as one table, most similar first: distance, dataset, the config (tunable
+    keys, values as they are), the target metric (else the test/cv metrics) and training time; measured
+    numbers to 3 significant digits. Each run's top-3 SHAP features cost ~30 tokens a row (a third of
+    the table): the digest carries the same effects once."""
+    exps = [n.experiment for n in neighbours]
+    params = list(space.tunable) if space is not None else list(dict.fromkeys(k for e in exps for k in e.config))
+    metrics = [metric] if metric and any(metric in e.summary for e in exps) else list(dict.fromkeys(
+        k for e in exps for k in e.summary if k.startswith(("test/", "cv/")) and k != time_metric))
+    rows = []
+    for n, exp in zip(neighbours, exps, strict=True):
+        flat = space.flatten(dict(exp.config)) if space is not None else dict(exp.config)
+        time_s = exp.train_time_s if exp.train_time_s is not None else exp.summary.get(time_metric)
+        rows.append([sig3(n.distance), exp.dataset_name or exp.dataset, *(flat.get(p) for p in params),
+                     *(sig3(exp.summary.get(m)) for m in metrics), sig3(time_s)])
+    return table(["distance", "dataset", *params, *metrics, "train_time_s"], rows)

@@ -22,7 +22,7 @@ def answer_format_rule(how_many: str, explanation: str, each: str = "Each config
         "Output format: reply with one JSON object and nothing else (no prose, no code fences):\n"
         '{"configs": [{"<parameter>": <value>, ...}], "explanation": "<why>"}\n'
         f'- "configs": {how_many}. {each} gives a value for every parameter in the data\'s "search_space" '
-        'and no other key; a value must be one of the listed "values", or lie between "min" and "max".\n'
+        'and no other key; a value must be one of the listed values, or lie between "min" and "max".\n'
         f'- "explanation": {explanation}'
     )
 

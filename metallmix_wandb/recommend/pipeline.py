@@ -53,6 +53,9 @@ class RecommendRequest(BaseModel):
     time_metric: str = "train_time_s"
     seed: int = 0
     task: str | None = Field(None, description="the project's task for the prompts (else the space's description)")
+    explanation: Literal["text", "json"] = Field(
+        "text", description="where the LLM writes its explanation when it chooses inside the set: a second, "
+        "plain-text call (text; fewer rejected explanations, benchmarks/explanation_bench.py) or the JSON")
     explanation_max_chars: int | None = Field(
         None, description="cap the explanation in the JSON schema (llama.cpp grammars enforce it; small "
         "local models otherwise ramble to the token limit); None for OpenAI-style strict schemas")
@@ -118,9 +121,9 @@ def _ask_llm(llm: ChatJSON, meta: Mapping[str, MetaValue], space: SearchSpace, n
     # The LLM loop, prompts and output checks are imported here: `--no-llm` never needs them.
     from metallmix_wandb.llm.ask import ask_for_configs
     from metallmix_wandb.llm.schemas import answer_schema
-    from metallmix_wandb.recommend.prompts import recommendation_messages
+    from metallmix_wandb.recommend.prompts import evidence_digest, recommendation_messages
 
-    messages = recommendation_messages(space, meta, neighbours, knowledge.digest, mode=req.mode,
+    messages = recommendation_messages(space, meta, neighbours, evidence_digest(knowledge), mode=req.mode,
                                        k=req.proposals, metric=req.metric, time_metric=req.time_metric,
                                        task=req.task)
     schema = answer_schema(space, req.proposals, explanation_max_chars=req.explanation_max_chars)
@@ -169,8 +172,12 @@ def _judge(judge_llm: ChatJSON, choice: Choice, config: dict[str, Any], meta: Ma
         format_code = pick_format_score(choice.raw_reply, len(choice.choice_set.offered), space)
     else:
         format_code = format_score_of(choice.raw_reply, space, max_configs=req.proposals)
-    jm = judge_messages(space, meta, [config], choice.explanation, choice.raw_reply, neighbours, knowledge.digest,
-                        time_metric=req.time_metric)
+    from metallmix_wandb.recommend.prompts import candidate_table, evidence_digest, task_of
+
+    offered = candidate_table(choice.choice_set.offered, space) if choice.choice_set is not None else None
+    jm = judge_messages(space, meta, [config], choice.explanation, choice.raw_reply, neighbours,
+                        evidence_digest(knowledge), time_metric=req.time_metric, metric=req.metric,
+                        candidates=offered, task=task_of(space, req.task))
     rationale_cap = 100 if req.explanation_max_chars else None
     return judge(judge_llm, jm, repeats=req.judge_repeats, format_score_code=format_code,
                  schema=judge_schema(rationale_max_chars=rationale_cap))
@@ -206,7 +213,7 @@ def recommend(
         choice = choose_in_set(llm, learner, meta, space, neighbours, knowledge, n=req.offer, metric=req.metric,
                                time_metric=req.time_metric, max_repairs=req.max_repairs,
                                explanation_max_chars=req.explanation_max_chars, seed=req.seed, tie=req.tie,
-                               task=req.task)
+                               task=req.task, explanation=req.explanation)
         timings["llm_s"] = time.perf_counter() - t1
     else:
         on_step("asking the LLM")

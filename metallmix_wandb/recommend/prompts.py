@@ -15,18 +15,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+from metallmix_wandb.knowledge.meta_learner.shap_summary import compact_digest
 from metallmix_wandb.llm.messages import (
     DATA_RULE,
     Message,
     data_block,
-    describe_space,
-    experiment_record,
+    compact_space,
+    experiment_table,
     plain_data,
+    sig3,
+    table,
 )
 from metallmix_wandb.llm.schemas import answer_format_rule
 from metallmix_wandb.recommend.candidates import pick_format_rule
 
 if TYPE_CHECKING:
+    from metallmix_wandb.knowledge.meta_learner.artifact import Knowledge
     from metallmix_wandb.knowledge.records import Neighbour
     from metallmix_wandb.recommend.record import Candidate
     from metallmix_wandb.space.search_space import SearchSpace
@@ -44,31 +48,35 @@ def task_of(space: SearchSpace, task: str | None = None) -> str:
         if text and text.strip():
             return text.strip()
     return DEFAULT_TASK
+
+
+def evidence_digest(knowledge: Knowledge) -> str:
+    """The SHAP digest as prompts (the recommender's and the judge's) carry it: the compact form of the
+    ranking model's summary (`compact_digest`), a third of the full digest's tokens; the full digest
+    when there is no summary (an evaluation fold fitted without SHAP)."""
+    summary = getattr(knowledge, "summary", None)
+    return compact_digest(summary, metric=summary.target or "the metric") if summary is not None else knowledge.digest
+
+
 PROMPT_MODES: tuple[str, ...] = ("meta-informed", "zero-shot")
 
 # --------------------------------------------------------------------------- instruction texts
 
 _CORE_META = (
-    "You are a hyperparameter optimisation assistant for the machine-learning task described in the "
-    "data's \"task\". You recommend a model and its training hyperparameters for a new dataset, and you keep "
-    "to the evidence you are given: the new dataset's meta-features, past experiments on the most "
-    "similar datasets (their configurations, metrics, training times and the three features that SHAP "
-    "found most influential for each), and a SHAP digest of what drives performance overall. Do not "
-    "invent results, models or values."
+    "You are a hyperparameter optimisation assistant for the machine-learning task in the data's \"task\". "
+    "Keep to the evidence: past experiments on the most similar datasets and a SHAP digest (mean effect of "
+    "a value on the within-dataset percentile). Do not invent results or values."
 )
 
 _CONTEXT_META = (
-    "Context: the past configurations were sampled at random from the search space, so none of them is "
-    "known to be optimal. Use their metrics and the SHAP analysis to infer which choices suit datasets "
-    "like the new one; you may combine values that no single past experiment used. Weigh closer "
+    "Context: the past configurations were sampled at random, so none is known to be optimal; weigh closer "
     "datasets (smaller distance) more."
 )
 
 _CORE_ZERO = (
-    "You are a hyperparameter optimisation assistant for the machine-learning task described in the "
-    "data's \"task\". You recommend a model and its training hyperparameters for a new dataset from its "
-    "meta-features and the search space alone, using general machine-learning knowledge. Do not "
-    "invent results."
+    "You are a hyperparameter optimisation assistant for the machine-learning task in the data's \"task\". "
+    "You recommend a configuration for a new dataset from its meta-features and the search space alone, "
+    "using general machine-learning knowledge. Do not invent results."
 )
 
 
@@ -99,20 +107,20 @@ def _target(space: SearchSpace, metric: str | None, goal: str | None) -> dict[st
 def _fields(space: SearchSpace, meta_features: Mapping[str, Any], neighbours: Sequence[Neighbour] | None,
             shap_digest: str, *, metric: str | None, goal: str | None, time_metric: str,
             task: str | None = None) -> dict[str, Any]:
-    """The data block's fields; the evidence (past experiments, digest) unless `neighbours` is None. The
-    task (`task_of`) is data: it comes from the project, so it never reaches the instruction text."""
+    """The data block's fields; the evidence (past experiments as a table, digest) unless `neighbours` is
+    None. The task (`task_of`) is data: it comes from the project, so it never reaches the instruction text."""
+    target = _target(space, metric, goal)
     fields: dict[str, Any] = {
         "task": plain_data(task_of(space, task)),
-        "new_dataset": {"meta_features": plain_data(dict(meta_features), digits=4)},
-        "target_metric": plain_data(_target(space, metric, goal)),
-        "search_space": plain_data(describe_space(space)),
+        "new_dataset": {"meta_features": plain_data(dict(meta_features), digits=3)},
+        "target_metric": plain_data(target),
+        "search_space": plain_data(compact_space(space)),
     }
     if space.constants:
         fields["fixed_parameters"] = plain_data(space.constants)
     if neighbours is not None:
-        fields["past_experiments"] = [
-            experiment_record(n, i, space, time_metric) for i, n in enumerate(neighbours, start=1)
-        ]
+        fields["past_experiments"] = experiment_table(neighbours, space, metric=target["name"],
+                                                      time_metric=time_metric)
         fields["shap_digest"] = plain_data(shap_digest)
     return fields
 
@@ -146,30 +154,24 @@ def recommendation_messages(
 # --------------------------------------------------------------------------- choosing inside the set
 
 _CHOOSE = (
-    "The meta-learner (a model trained on all past experiments) has ranked the search space for the new "
-    "dataset and offers a short list of diverse candidates, best predicted first: each with its predicted "
-    "percentile among configurations on this dataset (1 = best), the 80% interval of that prediction, its "
-    "predicted training time, and the parameter values SHAP found most influential with their mean effect. "
-    "Choose the candidate you expect to do best on the new dataset, using what you know and the evidence; "
-    "candidates whose intervals overlap are statistically tied, so your judgement decides between them. "
-    "You may propose a configuration of your own instead; it is scored by the meta-learner and only kept "
-    "if its interval overlaps the best candidate's."
+    "The meta-learner (trained on all past experiments) offers candidates, best predicted first, each with "
+    "its predicted percentile on the new dataset (1 = best), 80% interval (low-high) and training time. "
+    "Choose the one you expect to do best: candidates whose intervals overlap are tied, so your judgement "
+    "decides. Or propose your own configuration."
 )
 
-
-def candidate_rows(offered: Sequence[Candidate], space: SearchSpace) -> list[dict[str, Any]]:
-    """One compact row per candidate (3 significant digits; config values as they are)."""
+def candidate_table(offered: Sequence[Candidate], space: SearchSpace) -> dict[str, Any]:
+    """The candidates as one table: id, the config (values as they are), predicted percentile, its 80%
+    interval and training time (3 significant digits). Their SHAP reasons are the digest's numbers for
+    their values, so the digest carries them once (the output still shows them per candidate)."""
+    params = list(space.tunable)
     rows = []
     for c in offered:
         s = c.scored
         flat = space.flatten(s.config)
-        rows.append({
-            "id": c.id, "config": plain_data({k: flat[k] for k in space.tunable if k in flat}),
-            "percentile": plain_data(s.score, digits=3),
-            "interval": [plain_data(s.low, digits=3), plain_data(s.high, digits=3)],
-            "train_time_s": plain_data(s.train_time_s, digits=3), "shap": c.reasons,
-        })
-    return rows
+        rows.append([c.id, *(flat.get(p) for p in params), sig3(s.score), sig3(s.low), sig3(s.high),
+                     sig3(s.train_time_s)])
+    return table(["id", *params, "percentile", "low", "high", "train_time_s"], rows)
 
 
 def choice_messages(
@@ -183,12 +185,14 @@ def choice_messages(
     goal: str | None = None,
     time_metric: str = "train_time_s",
     task: str | None = None,
+    explanation: bool = True,
 ) -> list[Message]:
-    """System = instructions (fixed for the number of candidates); user = the evidence and the candidates."""
-    system = "\n\n".join([_CORE_META, _CONTEXT_META, _CHOOSE, DATA_RULE, pick_format_rule(len(offered))])
+    """System = instructions (fixed for the number of candidates, and whether the explanation is in the
+    JSON or asked for after in plain text); user = the evidence and the candidates."""
+    rule = pick_format_rule(len(offered), explanation)
+    system = "\n\n".join([_CORE_META, _CONTEXT_META, _CHOOSE, DATA_RULE, rule])
     fields = _fields(space, meta_features, neighbours, shap_digest, metric=metric, goal=goal,
                      time_metric=time_metric, task=task)
-    fields["candidates"] = candidate_rows(offered, space)
-    request = ("Choose one of the candidates in the data block below for the new dataset, or propose your "
-               "own configuration. Reply with the JSON object only.")
+    fields["candidates"] = candidate_table(offered, space)
+    request = "Choose a candidate for the new dataset in the data block below. Reply with the JSON object only."
     return [{"role": "system", "content": system}, {"role": "user", "content": f"{request}\n\n{data_block(fields)}"}]

@@ -49,6 +49,7 @@ def run_rejudge(run_ref: str, *, project: str | None, entity: str | None, qdrant
     from metallmix_wandb.llm.output import format_score_of
     from metallmix_wandb.recommend.log import read_recommendation
     from metallmix_wandb.recommend.pipeline import recommendable_space
+    from metallmix_wandb.recommend.prompts import candidate_table, evidence_digest, task_of
     from metallmix_wandb.settings import load_settings
     from metallmix_wandb.space.search_space import SearchSpace
 
@@ -66,7 +67,9 @@ def run_rejudge(run_ref: str, *, project: str | None, entity: str | None, qdrant
     said = rec.llm_explanation or rec.explanation  # the judge scores the LLM's words, not the digest's
     messages = judge_messages(sp, rec.meta_features, [rec.config], said, rec.raw_reply or
                               json.dumps({"configs": [rec.config], "explanation": said}),
-                              evidence_neighbours(rec), knowledge.digest)
+                              evidence_neighbours(rec), evidence_digest(knowledge), metric=rec.metric,
+                              candidates=candidate_table(rec.choice_set.offered, sp) if rec.choice_set else None,
+                              task=task_of(sp))
     code = format_score_of(rec.raw_reply, sp) if rec.raw_reply else None
     try:
         with open_endpoint(settings, lambda: err.print(EMBEDDED_NOTICE)) as endpoint:

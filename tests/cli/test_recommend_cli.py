@@ -18,7 +18,7 @@ from metallmix_wandb.space.search_space import SearchSpace
 from metallmix_wandb.recommend.advice import Advice, top_percent
 from metallmix_wandb.recommend.candidates import TIE
 from metallmix_wandb.recommend.record import Recommendation
-from tests.support.data_block import split_data_block
+from tests.support.data_block import split_data_block, table_rows
 from tests.support.fake_llm import FakeLLMServer, Reply, completion, llama_cpp_like, reply
 from tests.support.recommend_kb import kb, offline_explain_project  # noqa: F401
 from tests.support.synthetic import EXPLAIN_PROJECT
@@ -159,10 +159,12 @@ def _choose(pick: Callable[[list[dict]], int]) -> Callable[[dict], Any]:
 
     def step(req: dict) -> Reply:
         fmt = (req.get("response_format") or {}).get("json_schema") or {}
+        if "response_format" not in req:  # the plain-text call for the explanation
+            return Reply(200, completion("Its SHAP reasons fit."))
         if fmt.get("name") == "judgement" or "candidates" not in req["messages"][-1]["content"]:
             return Reply(200, completion(judge))
         _, data = split_data_block(req["messages"][1]["content"])
-        answer = {"candidate": pick(data["candidates"]), "config": None, "explanation": "Its SHAP reasons fit."}
+        answer = {"candidate": pick(table_rows(data["candidates"])), "config": None}
         return Reply(200, completion(json.dumps(answer)))
 
     return step

@@ -13,7 +13,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from metallmix_wandb.cli import main
-from tests.support.data_block import split_data_block
+from tests.support.data_block import split_data_block, table_rows
 from tests.support.fake_llm import FakeLLMServer, Reply, completion
 from tests.support.recommend_kb import kb, offline_explain_project  # noqa: F401
 from tests.support.synthetic import EXPLAIN_PROJECT
@@ -62,11 +62,12 @@ def test_a_key_the_server_echoes_is_stored_nowhere_and_never_sent_back(kb: dict,
 
     def step(req: dict) -> Reply:
         fmt = (req.get("response_format") or {}).get("json_schema") or {}
+        if "response_format" not in req:  # the plain-text call for the explanation
+            return Reply(200, completion(f"Its SHAP reasons fit. (Your key {KEY} works.)"))
         if fmt.get("name") == "judgement" or "candidates" not in req["messages"][-1]["content"]:
             return Reply(200, completion(judge))
         _, data = split_data_block(req["messages"][1]["content"])
-        answer = {"candidate": data["candidates"][0]["id"], "config": None,
-                  "explanation": f"Its SHAP reasons fit. (Your key {KEY} works.)"}
+        answer = {"candidate": table_rows(data["candidates"])[0]["id"], "config": None}
         return Reply(200, completion(json.dumps(answer)))
 
     with FakeLLMServer([step]) as server:

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from metallmix_wandb.cli import main
 from tests.evaluate.test_pipeline import env  # noqa: F401 - the offline W&B + KB environment
-from tests.support.data_block import split_data_block
+from tests.support.data_block import split_data_block, table_rows
 from tests.support.fake_llm import FakeLLMServer, Reply, completion
 from tests.support.hpo_bench import METRIC, PROJECT, Nb201Kb, nb201_kb  # noqa: F401
 
@@ -26,7 +26,7 @@ BAD = {"Op0": "avg_pool_3x3", "Op1": "none", "Op2": "none"}
 
 def _offered(req: dict[str, Any]) -> list[dict[str, Any]]:
     _, data = split_data_block(req["messages"][1]["content"])
-    return data["candidates"]
+    return table_rows(data["candidates"])
 
 
 def worst_pick(req: dict[str, Any]) -> Reply:
@@ -61,5 +61,5 @@ def _medians(kb: Nb201Kb, tmp_path: Path, step: Callable[[dict[str, Any]], Reply
 def test_a_hostile_llm_stays_within_two_points_of_the_meta_learner(env: Nb201Kb, tmp_path: Path,
                                                                    step: Callable[[dict[str, Any]], Reply]) -> None:
     medians, llm_rows = _medians(env, tmp_path, step)
-    assert len(llm_rows) == 3 and all(r["ok"] for r in llm_rows)
+    assert len(llm_rows) == 3 and all(r["ok"] for r in llm_rows), llm_rows
     assert medians["llm:hostile"] >= medians["meta-learner"] - 0.02, medians

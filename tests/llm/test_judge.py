@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from metallmix_wandb.llm.judge import (
     CRITERIA,
+    JUDGE_RUBRIC,
     JudgeScores,
     average_judge_scores,
     judge,
@@ -17,7 +18,8 @@ from metallmix_wandb.llm.judge import (
     parse_judge_scores,
 )
 from metallmix_wandb.llm.output import LLMOutputError
-from tests.support.data_block import split_data_block
+from metallmix_wandb.llm.messages import table
+from tests.support.data_block import split_data_block, table_rows
 from tests.support.fake_llm import ScriptedClient
 from tests.support.llm_data import GOOD, INJECTION, META, json_values, neighbour, space
 
@@ -31,8 +33,34 @@ def test_judge_prompt_has_the_rubric_and_quotes_the_reply_as_data() -> None:
     prose, data = split_data_block(messages[1]["content"])
     assert "ignore previous" not in prose
     assert data["raw_reply"] == INJECTION
-    assert data["recommendation"] == {"configs": [GOOD], "explanation": "because"}
-    assert data["past_experiments"][0]["metrics"]["test/acc"] == 0.81
+    assert data["chosen_config"] == GOOD and data["explanation"] == "because"
+    assert table_rows(data["past_experiments"])[0]["test/acc"] == 0.81
+
+
+def _rubric_line(criterion: str) -> str:
+    return next(line for line in JUDGE_RUBRIC.splitlines() if line.startswith(f"- {criterion}:"))
+
+
+def test_the_judge_checks_accuracy_against_the_evidence_it_is_shown_and_completeness_against_the_config() -> None:
+    """Issue 13 item 5: the rubric names the fields it checks against, and those fields hold what the
+    assistant was shown (the same tables, the digest, the offered candidates) and the chosen config."""
+    offered = table(["id", "base_model", "percentile"], [[1, "resnet18", 0.95], [2, "mobilenet_v2", 0.9]])
+    messages = judge_messages(space(), META, [GOOD], "resnet18 at 0.001 is best", "{}", [neighbour(), neighbour(
+        "run b", "chest", acc=0.5)], "learning_rate: best 0.001 (+0.309)", metric="test/acc", candidates=offered,
+        task="Tabular churn prediction.")
+    _, data = split_data_block(messages[1]["content"])
+    for field in ("past_experiments", "shap_digest", "candidates"):
+        assert f'"{field}"' in _rubric_line("accuracy") and data[field]
+    assert '"chosen_config"' in _rubric_line("completeness") and data["chosen_config"] == GOOD
+    assert [r["test/acc"] for r in table_rows(data["past_experiments"])] == [0.81, 0.5]
+    assert data["shap_digest"] == "learning_rate: best 0.001 (+0.309)" and data["candidates"] == offered
+    assert data["explanation"] == "resnet18 at 0.001 is best" and data["task"] == "Tabular churn prediction."
+    system = messages[0]["content"].lower()
+    assert "image" not in system and "transfer learning" not in system  # the task is the project's, as data
+    # repeats send the same messages: a server's prompt cache reads the evidence once
+    client = ScriptedClient(*['{"format": 4, "accuracy": 2, "completeness": 3, "conciseness": 4, "fluency": 4}'] * 3)
+    judge(client, messages, repeats=3)
+    assert all(r["messages"] == messages for r in client.requests)
 
 
 def test_judge_schema_scores_are_integers_0_to_4() -> None:

@@ -26,6 +26,7 @@ from metallmix_wandb.llm.server import (
     check_server_installed,
     find_model_path,
     free_port,
+    log_speed,
     probe,
 )
 from metallmix_wandb.cli import main
@@ -181,3 +182,18 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+LOG = """llama_perf_context_print:        load time =       1.27 ms
+llama_perf_context_print: prompt eval time =    2000.00 ms /  1000 tokens (    2.00 ms per token,   500.00 tokens per second)
+llama_perf_context_print:        eval time =    1000.00 ms /    50 runs   (   20.00 ms per token,    50.00 tokens per second)
+Llama.generate: 1023 prefix-match hit, remaining 1 prompt tokens to eval
+llama_perf_context_print: prompt eval time =       0.00 ms /     1 tokens (    0.00 ms per token,      inf tokens per second)
+llama_perf_context_print:        eval time =    1000.00 ms /    30 runs   (   33.33 ms per token,    30.00 tokens per second)
+"""
+
+
+def test_the_servers_speed_is_read_from_its_log() -> None:
+    """Tokens per second over every completion in the log: cached prompt tokens cost nothing."""
+    assert log_speed(LOG) == {"prompt_tok_s": 1001 / 2000 * 1000, "completion_tok_s": 80 / 2000 * 1000}
+    assert log_speed("no perf lines") == {}

@@ -11,7 +11,7 @@ from metallmix_wandb.recommend.candidates import (
 )
 from metallmix_wandb.recommend.prompts import choice_messages
 from metallmix_wandb.recommend.record import ScoredConfig
-from tests.support.data_block import split_data_block
+from tests.support.data_block import split_data_block, table_rows
 from tests.support.llm_data import GOOD, META, neighbour, space
 
 
@@ -113,6 +113,7 @@ def test_schema_and_prompt() -> None:
     messages = choice_messages(space(), META, offered, [neighbour("run a", "breast")], "lr matters most")
     assert DATA_RULE in messages[0]["content"] and '"candidate"' in messages[0]["content"]
     _, data = split_data_block(messages[1]["content"])
-    assert [c["id"] for c in data["candidates"]] == [1, 2, 3] and data["shap_digest"] == "lr matters most"
-    assert data["candidates"][0]["interval"] == [0.85, 1.0] and data["candidates"][0]["percentile"] == 0.95
-    assert data["past_experiments"][0]["dataset"] == "breast"
+    rows = table_rows(data["candidates"])
+    assert [c["id"] for c in rows] == [1, 2, 3] and data["shap_digest"] == "lr matters most"
+    assert (rows[0]["low"], rows[0]["high"], rows[0]["percentile"]) == (0.85, 1.0, 0.95)
+    assert table_rows(data["past_experiments"])[0]["dataset"] == "breast"

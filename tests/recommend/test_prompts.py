@@ -8,7 +8,7 @@ from metallmix_wandb.llm.ask import repair_messages
 from metallmix_wandb.llm.messages import DATA_CLOSE, DATA_OPEN, encode_data
 from metallmix_wandb.llm.schemas import answer_schema
 from metallmix_wandb.recommend.prompts import DEFAULT_TASK, instruction_text, recommendation_messages
-from tests.support.data_block import split_data_block
+from tests.support.data_block import split_data_block, table_rows
 from tests.support.llm_data import GOOD, INJECTION, META, neighbour, space
 
 
@@ -44,13 +44,13 @@ def test_structured_inputs_are_in_the_data_block() -> None:
     assert set(data["search_space"]) == {"base_model", "fine_tuning", "dense_units", "dropout", "learning_rate",
                                          "batch_size"}
     assert data["fixed_parameters"] == {"epochs": 1}
-    first = data["past_experiments"][0]
-    assert first["similarity_rank"] == 1 and first["distance"] == 0.123
-    assert first["config"] == GOOD  # tunable keys only, values never rounded
-    assert first["metrics"] == {"test/acc": 0.81, "test/f1": 0.7712}  # rounded, time metric apart
-    assert first["train_time_s"] == 12.5
-    assert [f["feature"] for f in first["top3_shap_features"]] == ["learning_rate", "base_model", "n_instances"]
+    assert data["past_experiments"]["columns"] == ["distance", "dataset", *GOOD, "test/acc", "train_time_s"]
+    first, second = table_rows(data["past_experiments"])  # a table: the column names once, a row per run
+    assert first["distance"] == 0.123 and first["dataset"] == "breast" and second["dataset"] == "chest"
+    assert {k: first[k] for k in GOOD} == GOOD  # tunable keys only, values never rounded
+    assert first["test/acc"] == 0.81 and first["train_time_s"] == 12.5  # the target metric, 3 significant digits
     assert data["shap_digest"] == "lr matters most"
+    assert "run a" not in _messages()[1]["content"]  # run names are noise to the model (the record keeps them)
 
 
 def test_zero_shot_has_only_meta_features_and_the_space() -> None:
@@ -70,7 +70,7 @@ def test_k_changes_the_format_rule() -> None:
         answer_schema(space(), k=0)
 
 
-@pytest.mark.parametrize("field", ["run_name", "dataset", "digest"])
+@pytest.mark.parametrize("field", ["dataset", "digest"])
 def test_injected_run_text_changes_no_instruction(field: str) -> None:
     clean = _messages()
     attacked = _messages(**{field: INJECTION})
@@ -90,7 +90,7 @@ def test_injection_in_a_config_value_stays_data() -> None:
     messages = recommendation_messages(space(), META, [bad])
     assert _instructions(messages) == _instructions(recommendation_messages(space(), META, [neighbour()]))
     _, data = split_data_block(messages[1]["content"])
-    assert data["past_experiments"][0]["config"]["base_model"] == INJECTION
+    assert table_rows(data["past_experiments"])[0]["base_model"] == INJECTION
 
 
 def test_repair_messages_send_the_errors_as_data() -> None:

@@ -19,3 +19,8 @@ def split_data_block(text: str) -> tuple[str, Any]:
     if match is None:
         return text, None
     return text[: match.start()] + text[match.end():], json.loads(match.group(1))
+
+
+def table_rows(table: Any) -> list[dict[str, Any]]:
+    """A data-block table (`llm/messages.py::table`) as one dict per row, keyed by its columns."""
+    return [dict(zip(table["columns"], row, strict=True)) for row in table["rows"]]

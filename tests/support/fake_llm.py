@@ -153,8 +153,10 @@ class FakeLLMServer:
 class ScriptedClient:
     """Answers with the given texts in turn and records every request."""
 
-    def __init__(self, *texts: str) -> None:
+    def __init__(self, *texts: str, explanations: Sequence[str] = ()) -> None:
         self.texts = list(texts)
+        self.explanations = list(explanations)
+        self.replied: list[str] = []
         self.requests: list[dict[str, Any]] = []
 
     def chat_json(self, messages: Sequence[dict[str, str]], schema: dict[str, Any], *, name: str = "answer",
@@ -162,5 +164,22 @@ class ScriptedClient:
                   seed: int | None = None) -> ChatResult:
         self.requests.append({"messages": list(messages), "schema": schema, "name": name, "temperature": temperature,
                               "seed": seed})
-        return ChatResult(text=self.texts.pop(0), mode="json_schema", prompt_tokens=100, completion_tokens=20,
+        self.replied.append(self.texts.pop(0))
+        return ChatResult(text=self.replied[-1], mode="json_schema", prompt_tokens=100, completion_tokens=20,
                           latency_s=0.5)
+
+    def chat_text(self, messages: Sequence[dict[str, str]], *, max_tokens: int | None = None,
+                  temperature: float | None = None, seed: int | None = None) -> ChatResult:
+        """The plain-text explanation call: the next of `explanations` when given, else the "explanation"
+        of the last JSON reply (so a script written for JSON-embedded explanations tests the same text)."""
+        self.requests.append({"messages": list(messages), "name": "text", "temperature": temperature, "seed": seed})
+        if self.explanations:
+            text = self.explanations.pop(0)
+        else:
+            last = next((r for r in reversed(self.replied) if r.strip().startswith("{")), "{}")
+            try:
+                said = json.loads(last).get("explanation", "")
+            except (ValueError, AttributeError):
+                said = ""
+            text = said if isinstance(said, str) else ""
+        return ChatResult(text=text, mode="text", prompt_tokens=30, completion_tokens=20, latency_s=0.2)

@@ -293,3 +293,24 @@ def digest(
     if rank.unvaried:
         lines += ["", f"Never varied in the runs, so no evidence either way: {', '.join(rank.unvaried)}."]
     return "\n".join(lines) + "\n"
+
+
+def _compact_feature(f: FeatureImportance) -> str:
+    name = f.feature[len(META_PREFIX):] if f.source == "meta" else f.feature
+    if f.best is None or f.best == f.worst:
+        return f"{name}: no clear best value"
+    effects = {e.value: f" ({e.mean_shap:+.3f})" for e in f.by_value}  # ASCII minus: "−" is 3 tokens
+    return f"{name}: best {f.best}{effects.get(f.best, '')}, worst {f.worst}{effects.get(f.worst, '')}"
+
+
+def compact_digest(rank: ShapSummary, *, metric: str, top_params: int = 5, top_meta: int = 0) -> str:
+    """The digest in the fewest tokens a prompt can carry it in (issue 13: ~1,200 tokens for the whole
+    prompt): the influential hyperparameters, most first, each with its best and worst value and their
+    mean SHAP, and optionally the meta-features that most change which configs rank best (their bins cost
+    ~45 tokens each). The same numbers as `digest`, so an explanation that quotes one is checked against
+    either."""
+    lines = [f"{metric} percentile within each dataset; SHAP in those units; most influential first:"]
+    lines += [_compact_feature(f) for f in rank.features if f.source == "param"][:top_params]
+    meta = [f for f in rank.features if f.source == "meta" and f.mean_abs_shap > 0][:top_meta]
+    lines += [f"meta-feature {_compact_feature(f)}" for f in meta]
+    return "\n".join(lines)
