@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,12 +32,14 @@ def run_at_once(n: int, env: dict[str, str], mf: Path) -> list[tuple[int, float,
     start = time.perf_counter()
     procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
              for _ in range(n)]
-    out = []
-    for p in procs:
+
+    def finish(p: subprocess.Popen[str]) -> tuple[int, float, str]:
         _, err = p.communicate()
         lines = [line for line in err.strip().splitlines() if line.strip()]
-        out.append((p.returncode, time.perf_counter() - start, lines[-1] if lines else ""))
-    return out
+        return p.returncode, time.perf_counter() - start, lines[-1] if lines else ""
+
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(finish, procs))
 
 
 def main() -> None:
@@ -51,7 +54,7 @@ def main() -> None:
         walls = [t for _, t, _ in results]
         print(f"{args.n} concurrent `recommend --no-llm`: {codes.get(0, 0)} answered, "
               f"{args.n - codes.get(0, 0)} failed (exit codes {dict(codes)}); batch wall {max(walls):.1f} s, "
-              f"median process {statistics.median(walls):.1f} s")
+              f"process wall min {min(walls):.1f} / median {statistics.median(walls):.1f} s")
         for reason, k in Counter(line for code, _, line in results if code != 0).most_common(3):
             print(f"  {k} x {reason[:200]}")
 

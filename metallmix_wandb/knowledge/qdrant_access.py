@@ -5,24 +5,28 @@ Embedded Qdrant (`QdrantClient(path=...)`) locks its folder for as long as a cli
 at once when another process holds it. Holding a client for a whole command (an LLM call included)
 made every other command fail, so the folder is opened only around each batch and closed after
 (`embedded_client`): readers hold it for the time it takes to load the collection, writers for the write.
-A waiting process queues on a lock file of its own (`LOCK_FILE`, taken before Qdrant's) for up to
-`wait_s`, then gets one clear error. The own lock also keeps a reader from loading the folder while a
-writer is half-way through recreating a collection: Qdrant reads the files before taking its lock.
+A waiting process queues on a lock file of its own (`LOCK_FILE`, taken before Qdrant's) as long as
+the queue moves; one holder keeping the folder past `wait_s` is one clear error. The own lock also
+keeps a reader from loading the folder while a writer is half-way through recreating a collection:
+Qdrant reads the files before taking its lock.
 
 A damaged folder is one `StoreError` naming the file and the fix, never a traceback (`damage`).
-Tested in tests/knowledge/test_store_access.py (locking, damage) and tests/cli/test_store_damage_cli.py.
+Tested in tests/knowledge/test_store_access.py and tests/cli/test_store_robustness_cli.py.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import portalocker
     from qdrant_client import QdrantClient
 
 LOCK_FILE = ".metallmix.lock"
@@ -60,26 +64,53 @@ def open_client(path: Path | None = None, url: str | None = None, api_key: str |
 @contextmanager
 def embedded_client(path: Path, wait_s: float = WAIT_S) -> Iterator[QdrantClient]:
     """The folder's client for one batch, under this package's own lock; closed and unlocked after.
-    Waits up to `wait_s` for the lock (other metallmix-wandb processes), then for Qdrant's own
-    (any other Qdrant client), then raises StoreError."""
-    import portalocker
+    Waits for the lock while other metallmix-wandb processes take their turns (`_take_turn`), then up
+    to `wait_s` for Qdrant's own (any other Qdrant client), then raises StoreError."""
+    import qdrant_client.local.qdrant_local  # noqa: F401 - imported before the lock: seconds on a busy machine
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + wait_s
-    lock = portalocker.Lock(path / LOCK_FILE, mode="a", timeout=wait_s, check_interval=0.02)
+    lock = _take_turn(path / LOCK_FILE, wait_s)
     try:
-        lock.acquire()
-    except portalocker.LockException as exc:
-        raise StoreError(_busy(path, wait_s)) from exc
-    try:
-        client = _open_folder(path, deadline, wait_s)
+        client = _open_folder(path, time.monotonic() + wait_s, wait_s)
         try:
             yield client
         finally:
             client.close()
     finally:
         lock.release()
+
+
+def _take_turn(lock_file: Path, wait_s: float) -> portalocker.Lock:
+    """The folder's lock, waited for as long as the queue moves: each holder writes a fresh token into
+    the lock file, and the `wait_s` deadline restarts whenever the token changes. Twenty processes
+    queueing on a busy machine all get their turn; one process keeping the folder past `wait_s` is a
+    StoreError."""
+    import portalocker
+
+    lock = portalocker.Lock(lock_file, mode="a+", check_interval=0.02)
+    seen, deadline = _holder(lock_file), time.monotonic() + wait_s
+    while True:
+        try:
+            handle = lock.acquire(timeout=max(0.0, min(1.0, deadline - time.monotonic())))
+            break
+        except portalocker.LockException as exc:
+            holder = _holder(lock_file)
+            if holder != seen:
+                seen, deadline = holder, time.monotonic() + wait_s
+            elif time.monotonic() >= deadline:
+                raise StoreError(_busy(lock_file.parent, wait_s)) from exc
+    handle.truncate(0)
+    handle.write(f"{os.getpid()} {uuid.uuid4().hex}\n")
+    handle.flush()
+    return lock
+
+
+def _holder(lock_file: Path) -> str:
+    try:
+        return lock_file.read_text()
+    except OSError:
+        return ""
 
 
 def _open_folder(path: Path, deadline: float, wait_s: float) -> QdrantClient:
