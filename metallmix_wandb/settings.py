@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     qdrant_path: Path | None = Field(None, validation_alias=_alias("qdrant_path"))
     qdrant_url: str | None = Field(None, validation_alias=_alias("qdrant_url"))
     qdrant_api_key: SecretStr | None = Field(None, validation_alias=_alias("qdrant_api_key", "QDRANT_API_KEY"))
+    qdrant_wait_s: float = Field(60.0, gt=0, validation_alias=_alias("qdrant_wait_s"),
+                                 description="how long a command waits for an embedded Qdrant folder another "
+                                 "process is reading or writing (knowledge/qdrant_access.py WAIT_S)")
     metric: str = Field("test/acc", validation_alias=_alias("metric"))
     time_metric: str = Field("train_time_s", validation_alias=_alias("time_metric"))
     top_k: int = Field(8, ge=1, validation_alias=_alias("top_k"))

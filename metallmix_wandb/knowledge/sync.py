@@ -21,7 +21,7 @@ from metallmix_wandb.knowledge.base import IncrementalSource, RunSource, SourceE
 from metallmix_wandb.knowledge.experiments import MetricNames, to_experiment
 from metallmix_wandb.knowledge.records import Experiment, SkippedRun
 from metallmix_wandb.knowledge.scaling import fit_scaler
-from metallmix_wandb.knowledge.store import ExperimentStore
+from metallmix_wandb.knowledge.store import ExperimentStore, StoreError
 
 
 class SyncReport(BaseModel):
@@ -92,12 +92,15 @@ def _watermark_value(names: MetricNames, since: str) -> dict[str, Any]:
 
 
 def _start(source: RunSource, store: ExperimentStore, names: MetricNames, full: bool) -> bool:
-    """Point an incremental source at its watermark (unless `full`); True when it reads a subset."""
+    """Point an incremental source at its watermark (unless `full`); True when it reads a subset. An
+    empty collection (its storage file deleted or emptied) keeps its watermark in the index, so it is
+    read in full: reading only what is new would leave it missing every older run."""
     if not isinstance(source, IncrementalSource) or full:
         return False
-    mark = store.watermark(source.watermark_key)
-    if not mark or {k: mark.get(k) for k in names.model_dump()} != names.model_dump():
-        return False
+    with store.session():
+        mark = store.watermark(source.watermark_key)
+        if not mark or {k: mark.get(k) for k in names.model_dump()} != names.model_dump() or not store.count():
+            return False
     source.since = mark["since"]
     return True
 
@@ -118,36 +121,38 @@ def sync(
     incremental = _start(source, store, names, full)
     on_total(source.count())
     new, skipped, read, error = _read(source, names, on_run)
-    stored = store.meta_by_run()
-    complete_full = isinstance(source, IncrementalSource) and full and error is None
-    listed = source.listed_paths() if complete_full else None
-    deleted: set[str] = set()
-    if listed is not None:
-        prefix = f"{source.watermark_key}/"
-        deleted = {p for p in stored if p.startswith(prefix) and p not in listed}
-    if not new and not stored.keys() - deleted:
+    with store.session():  # one write batch: the embedded folder is held from here, not while runs are read
+        stored = store.meta_by_run()
+        complete_full = isinstance(source, IncrementalSource) and full and error is None
+        listed = source.listed_paths() if complete_full else None
+        deleted: set[str] = set()
+        if listed is not None:
+            prefix = f"{source.watermark_key}/"
+            deleted = {p for p in stored if p.startswith(prefix) and p not in listed}
+        if not new and not stored.keys() - deleted:
+            if error is not None:
+                raise error
+            counts = Counter(s.reason for s in skipped)
+            reasons = ", ".join(f"{n} {r}" for r, n in counts.items()) or "no runs found"
+            raise NothingToSyncError(f"no usable runs in {source.describe()} ({reasons})")
+        rescaled = _store(store, new, stored, deleted) if new or deleted else False
+        datasets = {d for p, (d, _) in stored.items() if p not in deleted} | {e.dataset for e in new}
+        report = SyncReport(
+            source=source.describe(), collection=store.collection, read=read, synced=len(new), skipped=skipped,
+            total=store.count(), datasets=len(datasets), rescaled=rescaled, seconds=time.perf_counter() - start,
+            deleted=len(deleted), incremental=incremental,
+        )
         if error is not None:
-            raise error
-        counts = Counter(s.reason for s in skipped)
-        reasons = ", ".join(f"{n} {r}" for r, n in counts.items()) or "no runs found"
-        raise NothingToSyncError(f"no usable runs in {source.describe()} ({reasons})")
-    rescaled = _store(store, new, stored, deleted) if new or deleted else False
-    datasets = {d for p, (d, _) in stored.items() if p not in deleted} | {e.dataset for e in new}
-    report = SyncReport(
-        source=source.describe(), collection=store.collection, read=read, synced=len(new), skipped=skipped,
-        total=store.count(), datasets=len(datasets), rescaled=rescaled, seconds=time.perf_counter() - start,
-        deleted=len(deleted), incremental=incremental,
-    )
-    if error is not None:
-        raise SyncAborted(str(error), report)
-    if isinstance(source, IncrementalSource):
-        store.set_watermark(source.watermark_key, _watermark_value(names, source.next_watermark()))
-    return report
+            raise SyncAborted(str(error), report)
+        if isinstance(source, IncrementalSource):
+            store.set_watermark(source.watermark_key, _watermark_value(names, source.next_watermark()))
+        return report
 
 
 def _store(store: ExperimentStore, new: list[Experiment], stored: Mapping[str, tuple[str, Mapping[str, Any]]],
            deleted: set[str]) -> bool:
-    """Write `new`, drop `deleted`; re-embed everything when the scaler changes. True if it did."""
+    """Write `new`, drop `deleted`; re-embed everything when the scaler changes (or no longer matches the
+    collection's vector size). True if it did."""
     fresh = {e.run_path for e in new}
     pairs = [(p, d, m) for p, (d, m) in stored.items() if p not in deleted and p not in fresh]
     pairs += [(e.run_path, e.dataset, e.meta_features) for e in new]
@@ -155,8 +160,11 @@ def _store(store: ExperimentStore, new: list[Experiment], stored: Mapping[str, t
         store.delete(deleted)
         return False
     scaler = fit_scaler(_one_meta_per_dataset(pairs))
-    old = store.scaler()
-    if old is not None and scaler.same_as(old):
+    try:
+        old = store.scaler()
+    except StoreError:  # an unreadable scaler: rebuilt below
+        old = None
+    if old is not None and scaler.same_as(old) and store.vector_size() == scaler.dim:
         store.upsert(new, scaler)
         store.delete(deleted)
         return False

@@ -105,8 +105,11 @@ def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> Non
         if req.fallback != "meta-learner":
             fail(f"{exc}. Nothing was logged or enqueued (use --fallback meta-learner or --no-llm).")
         err.print(f"[yellow]LLM unavailable ({exc}); falling back to the meta-learner.[/]")
-        with open_store(settings) as store:
-            rec = recommend(meta, space, store, knowledge, req.model_copy(update={"use_llm": False}))
+        try:
+            with open_store(settings) as store:
+                rec = recommend(meta, space, store, knowledge, req.model_copy(update={"use_llm": False}))
+        except (StoreError, RecommendError, KnowledgeError) as again:  # the folder busy past the wait, say
+            fail(str(again))
         rec.source = "meta-learner-fallback"
         rec.warnings.append(f"LLM unavailable: {exc}")
     except (StoreError, RecommendError, *server_errors, KnowledgeError) as exc:

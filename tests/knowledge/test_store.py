@@ -73,8 +73,8 @@ def test_a_second_process_on_the_same_folder_gets_a_clear_message(tmp_path: Path
     )
     try:
         assert holder.stdout.readline().strip() == "ready"
-        with pytest.raises(StoreError, match="in use by another"):
-            open_client(path=folder)
+        with pytest.raises(StoreError, match="in use by another process for 0.5 s"):
+            open_client(path=folder, wait_s=0.5)
     finally:
         holder.communicate("", timeout=30)
 

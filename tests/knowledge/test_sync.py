@@ -67,3 +67,34 @@ def test_nothing_usable_is_an_error_that_counts_reasons(tmp_path: Path, monkeypa
     with pytest.raises(NothingToSyncError, match="1 no meta-features"):
         sync(OfflineRunSource(runs, project=PROJECT), store, MetricNames())
     assert store.count() == 0
+
+
+class _SinceOfflineSource(OfflineRunSource):
+    """The offline runs as an incremental source whose runs are all older than any watermark: a sync
+    with `since` set reads nothing new (what a W&B project with no new runs gives)."""
+
+    since: str | None = None
+    watermark_key = f"offline/{PROJECT}"
+
+    def __iter__(self):  # noqa: ANN204
+        return iter(()) if self.since else super().__iter__()
+
+    def count(self) -> int:
+        return 0 if self.since else super().count()
+
+    def next_watermark(self) -> str:
+        return "2026-01-01T00:00:00Z"
+
+    def listed_paths(self) -> set[str] | None:
+        return None
+
+
+def test_an_emptied_collection_is_read_in_full_despite_its_watermark(offline_project: OfflineProject,  # noqa: F811
+                                                                     store) -> None:
+    """Its storage file deleted or emptied, a collection keeps its watermark in meta.json: `sync` reads
+    every run again, rather than only the (no) new ones, which would leave it empty."""
+    first = sync(_SinceOfflineSource(offline_project.wandb_dir, project=PROJECT), store, MetricNames())
+    assert not first.incremental and store.watermark(f"offline/{PROJECT}")
+    store.delete(store.meta_by_run())
+    again = sync(_SinceOfflineSource(offline_project.wandb_dir, project=PROJECT), store, MetricNames())
+    assert not again.incremental and again.synced == store.count() == offline_project.finished

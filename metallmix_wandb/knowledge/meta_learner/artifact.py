@@ -87,9 +87,13 @@ class Knowledge(BaseModel):
     scaler: MetaScaler | None = None
 
     def learner(self, n_jobs: int | None = None) -> MetaLearner:
+        """The fitted meta-learner; a missing or damaged file of it is a KnowledgeError naming the file."""
         from metallmix_wandb.knowledge.meta_learner.loader import load_learner
 
-        return load_learner(self.folder, n_jobs=n_jobs)
+        try:
+            return load_learner(self.folder, n_jobs=n_jobs)
+        except Exception as exc:  # noqa: BLE001 - OSError, pydantic, XGBoostError: all an unreadable cache file
+            raise KnowledgeError(unreadable_cache(self.folder, self.manifest.project, exc)) from exc
 
 
 def _sha256(path: Path) -> str:
@@ -198,11 +202,32 @@ def verify_bundle(folder: Path) -> KnowledgeManifest:
         manifest = KnowledgeManifest.model_validate_json((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise KnowledgeError(f"no readable {MANIFEST} ({one_line(exc)})") from exc
-    bad = sorted(name for name, digest in manifest.files.items() if Path(name).name != name
-                 or not (folder / name).is_file() or _sha256(folder / name) != digest)
+    bad = damaged_files(folder, manifest)
     if bad:
         raise KnowledgeError(f"{', '.join(bad)} missing or not matching the SHA-256 in {MANIFEST}")
     return manifest
+
+
+def damaged_files(folder: Path, manifest: KnowledgeManifest) -> list[str]:
+    """The files the manifest lists that are missing from `folder` or differ from their SHA-256."""
+    return sorted(name for name, digest in manifest.files.items() if Path(name).name != name
+                  or not (folder / name).is_file() or _sha256(folder / name) != digest)
+
+
+def unreadable_cache(folder: Path, project: str, exc: BaseException) -> str:
+    """One line for a cache that failed to load: the file to blame (missing, or not what `explain`
+    wrote, by the manifest's SHA-256) and how to rebuild it."""
+    try:
+        manifest = KnowledgeManifest.model_validate_json((folder / MANIFEST).read_text(encoding="utf-8"))
+        bad = damaged_files(folder, manifest)
+    except (OSError, ValueError):
+        bad = [MANIFEST]
+    if bad:
+        state = "missing" if not (folder / bad[0]).is_file() else "damaged"
+        what = f"the knowledge cache file {folder / bad[0]} is {state}"
+    else:
+        what = f"the knowledge cache {folder} is unreadable ({one_line(exc, 200)})"
+    return f"{what}: run `metallmix-wandb explain --project {project}` to rebuild it"
 
 
 def one_line(exc: BaseException | str, limit: int = 400) -> str:
@@ -278,9 +303,8 @@ def load_knowledge(project: str, cache_dir: Path, entity: str | None = None,
             space=SearchSpace.from_yaml(folder / SPACE),
             scaler=MetaScaler.model_validate(scaler) if scaler else None,
         )
-    except (OSError, ValueError, KeyError) as exc:
-        raise KnowledgeError(
-            f"the knowledge cache {folder} is unreadable ({one_line(exc)}): run explain again") from exc
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise KnowledgeError(unreadable_cache(folder, project, exc)) from exc
 
 
 def _download(project: str, cache_dir: Path, entity: str | None) -> None:
