@@ -43,6 +43,18 @@ class LearnerSettings(BaseModel):
     shrink: float = Field(0.0, ge=0.0, le=1.0, description="one-shot: weight of the past datasets' mean prediction")
 
 
+    def line(self) -> str:
+        """What `explain` prints and the manifest records: the variant and its settings."""
+        parts = [f"objective {self.objective}", f"portfolio {'on' if self.portfolio else 'off'}"]
+        if self.derived_meta:
+            parts.append("derived meta-features")
+        if self.locality:
+            parts.append(f"locality {self.locality:g} (bandwidth {self.bandwidth:g})")
+        if self.shrink:
+            parts.append(f"one-shot shrink {self.shrink:g}")
+        return f"variant '{self.variant}' ({', '.join(parts)})"
+
+
 VARIANTS: dict[str, LearnerSettings] = {
     "percentile": LearnerSettings(),
     "pairwise": LearnerSettings(variant="pairwise", objective="pairwise"),
