@@ -140,7 +140,7 @@ def test_a_table_with_a_gap_scores_the_missing_config_as_a_failure(env: Nb201Kb,
     assert {r["method"] for r in gap["results"]} == {"random", "meta-learner"}
     assert any("CIFAR-10 1 of 60" in n and "1 of 2 answers chose a missing config" in n for n in gap["notes"])
     models = CliRunner().invoke(main, ["evaluate", "--project", PROJECT, "--metric", METRIC, "--space",
-                                       str(env.space), "--no-llm", "--lookup", str(env.full), "--models", "x"])
+                                       str(env.space), "--lookup", str(env.full), "--models", "x"])
     assert models.exit_code != 0 and "--base-url" in models.output
 
 
