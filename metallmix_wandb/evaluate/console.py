@@ -58,6 +58,8 @@ def print_summary(console: Any, report: EvaluationReport) -> None:
     console.print("Pctl: percentile of the chosen config among all configs of the hidden dataset (1 = its best). "
                   "R.T: time to an answer, incl. the training a search needs; T.T: training time of the chosen "
                   "config; Valid: LLM answers valid before repair; Judge: mean judge score (0-4).", style="dim")
+    for note in report.notes:
+        console.print(f"Note: {note}.", style="dim")
 
 
 def print_per_dataset(console: Any, report: EvaluationReport) -> None:

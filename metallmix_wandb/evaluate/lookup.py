@@ -130,6 +130,8 @@ class Score(BaseModel):
     norm_regret: float
     percentile: float
     train_time_s: float | None = None
+    missing: bool = False
+    """The table has no result for the config (it crashed or timed out there): scored as the worst."""
 
 
 class DatasetResults:
@@ -144,8 +146,8 @@ class DatasetResults:
 
     def score(self, code: int) -> Score:
         m = float(self.metric[code])
-        if not math.isfinite(m):
-            raise LookupTableError("the table has no result for this config")
+        if not math.isfinite(m):  # a gap in the table: a config that crashed or timed out is a failure
+            return self.failure().model_copy(update={"missing": True})
         s, n = self.sorted, len(self.sorted)
         less = int(np.searchsorted(s, m, side="left"))
         equal = int(np.searchsorted(s, m, side="right")) - less
@@ -190,13 +192,20 @@ class LookupTable:
         results = self.datasets.get(dataset)
         return self.grid.size if results is None else self.grid.size - results.known
 
-    def require_complete(self, dataset: str) -> None:
-        gap = self.missing(dataset)
-        if gap:
+    def require_results(self, dataset: str) -> None:
+        """A dataset can be scored with gaps (a missing config scores as its worst), not with none."""
+        if self.missing(dataset) >= self.grid.size:
             raise LookupTableError(
-                f"lookup mode needs a result for every config of the space on '{dataset}': {gap:,} of "
-                f"{self.grid.size:,} are missing. Pass the full table with --lookup TABLE, or a --space "
-                "restricted to the configs that were run")
+                f"the lookup table has no result on '{dataset}' for any of the {self.grid.size:,} configs of "
+                "the space: pass the table with its results (--lookup TABLE), or a --space that matches it")
+
+    def gap_note(self, datasets: Sequence[str], names: Mapping[str, str]) -> str | None:
+        """One line saying how many configs each dataset lacks, None when the table is complete."""
+        gaps = [f"{names.get(d, d)} {self.missing(d):,} of {self.grid.size:,}" for d in datasets if self.missing(d)]
+        if not gaps:
+            return None
+        return ("lookup table gaps (configs with no result, scored as the dataset's worst when chosen): "
+                + ", ".join(gaps))
 
     def value(self, dataset: str, config: Mapping[str, Any]) -> float | None:
         code = self.grid.code(config)

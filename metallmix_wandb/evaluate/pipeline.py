@@ -69,7 +69,7 @@ def _select(groups: dict[str, list[Experiment]], table: LookupTable | None, want
         raise EvaluationError("leave-one-dataset-out needs runs of at least two datasets")
     for d in chosen:
         if table is not None:
-            table.require_complete(d)
+            table.require_results(d)
     return chosen
 
 
@@ -133,6 +133,10 @@ def evaluate(experiments: Sequence[Experiment], store: ExperimentStore, space: S
             results += [r for llm in llms for r in _run(per_model, replace(ctx, llm=llm))]
     methods = list(dict.fromkeys(r.method for r in results))
     notes = []
+    names = {d: groups[d][0].dataset_name or d for d in datasets}
+    if table is not None and (gaps := table.gap_note(datasets, names)):
+        hit = sum(r.missing for r in results)
+        notes.append(f"{gaps}; {hit} of {len(results)} answers chose a missing config")
     if req.llm_datasets is not None and llms:
         ran = min(req.llm_datasets, len(datasets))
         notes.append(f"LLM methods ran on the first {ran} of {len(datasets)} datasets")

@@ -58,6 +58,8 @@ class MethodResult(BaseModel):
     tokens: dict[str, int] = Field(default_factory=dict)
     curve: list[float] = Field(default_factory=list, description="percentile of the best config so far after "
                                "each trial (searches and tunes; empty for one-shot methods)")
+    missing: bool = Field(False, description="the chosen config has no result in the lookup table: scored "
+                          "as the dataset's worst")
 
     @property
     def response_s(self) -> float:
@@ -70,7 +72,7 @@ class MethodResult(BaseModel):
         mode) or a trained run against the known ones (train mode) produced the score."""
         return cls(metric=score.metric, best_metric=score.best_metric, regret=score.regret,
                    norm_regret=score.norm_regret, percentile=score.percentile,
-                   train_time_s=score.train_time_s, **fields)
+                   train_time_s=score.train_time_s, missing=score.missing, **fields)
 
 
 class MethodSummary(BaseModel):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import subprocess
 import sys
 from pathlib import Path
@@ -45,6 +47,10 @@ def test_sync_runs_explain_and_explain_reruns_it(
                         "--space", str(offline_explain_project.space_path), "--no-wandb")
     assert code == 0, out
     assert "What past runs say" in out and "learning_rate" in out and "Hyperparameters" in out
+    assert "leave-one-dataset-out over 4 datasets" in out  # the stored model's LODO quality
+    assert "meta-learner variant 'portfolio' (objective percentile, portfolio on)" in " ".join(out.split())
+    stored = json.loads((cache_folder(EXPLAIN_PROJECT, env) / "meta_learner.json").read_text())
+    assert stored["settings"]["variant"] == "portfolio" and len(stored["dataset_meta"]) == 4
     assert "logged from" not in out
 
 

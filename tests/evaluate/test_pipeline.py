@@ -5,6 +5,7 @@ Train mode is tested in test_train_mode.py."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -118,11 +119,28 @@ def test_wandb_report_is_built_from_the_same_spec(env: Nb201Kb, tmp_path: Path) 
     assert "meta-learner/median_percentile" in keys
 
 
-def test_lookup_needs_every_config(env: Nb201Kb) -> None:
-    base = ["evaluate", "--project", PROJECT, "--metric", METRIC, "--space", str(env.space), "--no-llm"]
-    partial = CliRunner().invoke(main, [*base, "--lookup"])  # the KB holds 20 of the 60 configs
-    assert partial.exit_code == 2 and "40 of 60 are missing" in " ".join(partial.output.split())
-    models = CliRunner().invoke(main, [*base[:-1], "--lookup", str(env.full), "--models", "x"])
+def test_a_table_with_a_gap_scores_the_missing_config_as_a_failure(env: Nb201Kb, tmp_path: Path) -> None:
+    """Real tables have gaps (a config that crashed on one dataset): every method is still scored, a
+    chosen config without a result as the dataset's worst, and the report says how many were missing."""
+    import pandas as pd
+
+    args = ("--budget", "3", "--seeds", "1", "--no-llm", "--baselines", "random,meta-learner", "--datasets",
+            "CIFAR-10", "--no-log")
+    full = _evaluate(env, tmp_path / "full.json", *args)
+    pick = next(r for r in full["results"] if r["method"] == "meta-learner")
+    assert pick["percentile"] > 0.5 and not pick["missing"] and not full["notes"]
+    table = pd.read_parquet(env.full)
+    chosen = (table["dataset"] == "nasbench201/cifar10") & (table[list(pick["config"])] == pd.Series(
+        pick["config"])).all(axis=1)
+    assert chosen.sum() == 1
+    table[~chosen].to_parquet(tmp_path / "gap.parquet")
+    gap = _evaluate(replace(env, full=tmp_path / "gap.parquet"), tmp_path / "gap.json", *args)
+    again = next(r for r in gap["results"] if r["method"] == "meta-learner")
+    assert again["config"] == pick["config"] and again["missing"] and again["percentile"] == 0.0
+    assert {r["method"] for r in gap["results"]} == {"random", "meta-learner"}
+    assert any("CIFAR-10 1 of 60" in n and "1 of 2 answers chose a missing config" in n for n in gap["notes"])
+    models = CliRunner().invoke(main, ["evaluate", "--project", PROJECT, "--metric", METRIC, "--space",
+                                       str(env.space), "--lookup", str(env.full), "--models", "x"])
     assert models.exit_code != 0 and "--base-url" in models.output
 
 

@@ -64,15 +64,22 @@ def test_score_percentile_regret_and_failure() -> None:
     assert table.score("a", {"lr": 0.001, "bs": 16, "act": "tanh"}).train_time_s == 1.0
 
 
-def test_ties_share_their_average_rank_and_incomplete_tables_are_refused() -> None:
+def test_ties_share_their_average_rank_and_a_gap_scores_as_the_worst() -> None:
     table = _table({"a": [1.0] * 12})
     assert table.score("a", {"lr": 0.1, "bs": 32, "act": "tanh"}).percentile == 0.5
     grid = GridIndex(SPACE)
     partial = LookupTable(grid)
-    partial.add("b", np.arange(5), np.ones(5))
+    partial.add("b", np.arange(5), np.arange(5.0))
     assert partial.missing("b") == 7
-    with pytest.raises(LookupTableError, match="7 of 12 are missing"):
-        partial.require_complete("b")
+    partial.require_results("b")  # gaps are allowed
+    gap = partial.score("b", grid.config(7))  # no result: a failure, the worst of the 5 known
+    assert gap.missing and gap.percentile == 0.0 and gap.metric == 0.0 and gap.regret == 4.0
+    assert partial.score("b", grid.config(4)).percentile == 1.0 and not partial.score("b", grid.config(4)).missing
+    assert partial.gap_note(["b"], {"b": "B"}) == ("lookup table gaps (configs with no result, scored as the "
+                                                   "dataset's worst when chosen): B 7 of 12")
+    partial.add("c", np.arange(0), np.ones(0))
+    with pytest.raises(LookupTableError, match="no result on 'c' for any of the 12 configs"):
+        partial.require_results("c")
     with pytest.raises(LookupTableError, match="continuous"):
         GridIndex(SearchSpace.from_sweep_config({"parameters": {"lr": {"min": 0.1, "max": 1.0}}}))
 

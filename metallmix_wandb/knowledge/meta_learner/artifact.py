@@ -70,6 +70,7 @@ class KnowledgeManifest(BaseModel):
     runs: int
     datasets: int
     quality: str = Field(description="the one-line quality summary")
+    meta_learner: str = Field("", description="the meta-learner variant and settings (meta_learner.json has them all)")
     files: dict[str, str] = Field(description="file name -> sha256")
     versions: dict[str, str] = Field(default_factory=dict)
 
@@ -128,7 +129,7 @@ def write_bundle(folder: Path, project: str, learner: MetaLearner, summary: Shap
     plots(folder)
     manifest = KnowledgeManifest(
         project=project, artifact=artifact_name(project), metric=learner.info.metric, runs=learner.info.runs,
-        datasets=len(learner.info.datasets), quality=quality.line(),
+        datasets=len(learner.info.datasets), quality=quality.line(), meta_learner=learner.info.settings.line(),
         files={p.name: _sha256(p) for p in sorted(folder.iterdir()) if p.is_file()},
         versions={"metallmix_wandb": __version__, "xgboost": xgboost.__version__, "shap": shap.__version__},
     )

@@ -77,6 +77,8 @@ def print_knowledge(report: KnowledgeReport, show_digest: bool = False) -> None:
     """The quality line and where the knowledge went (stderr), then the digest (stdout)."""
     err = Console(stderr=True, soft_wrap=True)  # paths stay on one line, copy-pasteable
     err.print(Text(f"meta-learner on {report.runs} runs / {report.datasets} datasets: {report.quality_line}"))
+    if report.variant:
+        err.print(Text(f"meta-learner {report.variant}"))
     err.print(Text(f"knowledge cached in {report.cache_dir}"))
     if report.wandb_error:
         err.print(Text(f"W&B artifact not logged: {report.wandb_error}", style="yellow"))

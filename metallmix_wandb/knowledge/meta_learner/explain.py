@@ -38,6 +38,7 @@ class KnowledgeReport(BaseModel):
     wandb_run: str | None = Field(None, description="run path online; the offline run folder offline")
     wandb_error: str | None = None
     shap_top3_written: int = 0
+    variant: str = Field("", description="the meta-learner variant and its settings (variants.py)")
     seconds: dict[str, float] = Field(default_factory=dict)
 
     @property
@@ -120,7 +121,7 @@ def explain(store: ExperimentStore, settings: Any, space: SearchSpace | None = N
         project=project, runs=len(table.score), datasets=len(table.datasets), quality=quality, digest=text,
         top_features=[f.feature for f in rank.features[:5]], cache_dir=str(folder),
         files=sorted(manifest.files),
-        artifact=artifact_name(project), shap_top3_written=written,
+        artifact=artifact_name(project), shap_top3_written=written, variant=learner.info.settings.line(),
     )
     mode = (getattr(settings, "wandb_mode", None) or "").lower()
     if log_to_wandb and mode != "disabled":

@@ -25,6 +25,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
+from metallmix_wandb.knowledge.meta_learner.variants import derive_meta
 from metallmix_wandb.knowledge.records import Experiment, MetaValue
 from metallmix_wandb.numbers import finite_or_none, is_finite
 from metallmix_wandb.space.search_space import SearchSpace, flatten_config
@@ -65,6 +66,7 @@ class FeatureLayout(BaseModel):
     params: list[str] = Field(description="hyperparameters the model sees")
     unvaried: list[str] = Field(default_factory=list, description="parameters/meta-features never varied")
     observed_mode: dict[str, Any] = Field(default_factory=dict, description="commonest value per parameter")
+    derived_meta: bool = Field(False, description="ratio meta-features are derived at encode time (variants.py)")
 
     @property
     def names(self) -> list[str]:
@@ -80,6 +82,8 @@ class FeatureLayout(BaseModel):
     def matrix(self, rows: Sequence[tuple[Mapping[str, MetaValue], Mapping[str, Any]]]) -> np.ndarray:
         """Encode (meta-features, flat config) pairs. Missing values are NaN (XGBoost's 'missing');
         a category the runs never had is all zeros in its group."""
+        if self.derived_meta:
+            rows = [(derive_meta(m), c) for m, c in rows]
         X = np.full((len(rows), len(self.columns)), np.nan, dtype=np.float64)
         for j, col in enumerate(self.columns):
             values = [(m if col.source == "meta" else c).get(col.key, None) for m, c in rows]
@@ -204,8 +208,9 @@ def model_space(space: SearchSpace) -> SearchSpace:
 # --------------------------------------------------------------------------- layout
 
 
-def build_layout(experiments: Sequence[Experiment], space: SearchSpace) -> FeatureLayout:
-    """Columns for every tunable parameter and meta-feature the runs actually vary."""
+def build_layout(experiments: Sequence[Experiment], space: SearchSpace, derived_meta: bool = False) -> FeatureLayout:
+    """Columns for every tunable parameter and meta-feature the runs actually vary (meta-features
+    that never vary are dropped, listed in `unvaried`)."""
     configs = [space.flatten(e.config) for e in experiments]
     columns: list[Column] = []
     unvaried: list[str] = []
@@ -224,7 +229,7 @@ def build_layout(experiments: Sequence[Experiment], space: SearchSpace) -> Featu
             columns.extend(cols)
         else:
             unvaried.append(name)
-    metas = [e.meta_features for e in experiments]
+    metas = [derive_meta(e.meta_features) if derived_meta else e.meta_features for e in experiments]
     for key in sorted({k for m in metas for k in m}):
         vals = [m[key] for m in metas if key in m]
         if all(_is_number(v) for v in vals):
@@ -245,7 +250,8 @@ def build_layout(experiments: Sequence[Experiment], space: SearchSpace) -> Featu
             "no hyperparameter varies across the runs: the model would have nothing to recommend "
             f"(parameters: {sorted(space.tunable)})")
     params = list(dict.fromkeys(c.key for c in columns if c.source == "param"))
-    return FeatureLayout(columns=columns, params=params, unvaried=unvaried, observed_mode=modes)
+    return FeatureLayout(columns=columns, params=params, unvaried=unvaried, observed_mode=modes,
+                         derived_meta=derived_meta)
 
 
 def _param_columns(name: str, log: bool, numeric: bool, allowed: list[Any],
@@ -303,7 +309,7 @@ class TrainingTable:
 
 
 def build_table(experiments: Sequence[Experiment], space: SearchSpace | None, metric: str,
-                min_runs: int = MIN_RUNS) -> TrainingTable:
+                min_runs: int = MIN_RUNS, derived_meta: bool = False) -> TrainingTable:
     """Check the runs can train a useful model (else a MetaLearnerError naming what is missing) and
     build the table. A single dataset is allowed: the model fits, LODO quality just cannot be measured."""
     exps = sorted((e for e in experiments if is_finite(e.summary.get(metric))), key=lambda e: e.run_path)
@@ -330,7 +336,7 @@ def build_table(experiments: Sequence[Experiment], space: SearchSpace | None, me
         raise MetaLearnerError(
             f"only {int(np.isfinite(times).sum())} of {len(exps)} runs have a training time "
             f"(summary 'train_time_s' or '_runtime'); the time model needs at least {min_runs}")
-    layout = build_layout(exps, space)
+    layout = build_layout(exps, space, derived_meta)
     X = layout.matrix([(e.meta_features, space.flatten(e.config)) for e in exps])
     return TrainingTable(layout=layout, space=space, X=X, score=score, raw=raw, log_time=np.log1p(times),
                          groups=groups, datasets=datasets, run_paths=[e.run_path for e in exps])

@@ -35,6 +35,14 @@ from metallmix_wandb.knowledge.meta_learner.features import (
     feature_row,
 )
 from metallmix_wandb.knowledge.meta_learner.quality import LodoQuality, fold_assignment, lodo_quality
+from metallmix_wandb.knowledge.meta_learner.variants import (
+    DEFAULT,
+    LearnerSettings,
+    dataset_distances,
+    greedy_cover,
+    locality_weights,
+    relevance,
+)
 from metallmix_wandb.knowledge.records import Experiment, MetaValue
 from metallmix_wandb.space.search_space import SearchSpace
 
@@ -93,17 +101,52 @@ class MetaLearnerInfo(BaseModel):
     quantiles: list[float] = Field(default_factory=lambda: list(QUANTILES))
     xgboost_version: str = ""
     timings: dict[str, float] = Field(default_factory=dict)
+    settings: LearnerSettings = Field(default_factory=LearnerSettings,
+                                      description="the variant chosen (variants.py); absent in older artifacts")
+    dataset_meta: list[list[float | None]] = Field(
+        default_factory=list, description="each training dataset's meta-feature columns (layout order), for the "
+        "portfolio of N > 1 recommendations after a load")
 
     def search_space(self) -> SearchSpace:
         return SearchSpace.from_sweep_config(self.space)
 
 
-def _train(X: np.ndarray, y: np.ndarray, params: dict[str, Any], rounds: int, **extra: Any) -> xgb.Booster:
+def _train(X: np.ndarray, y: np.ndarray, params: dict[str, Any], rounds: int, weight: np.ndarray | None = None,
+           **extra: Any) -> xgb.Booster:
     import xgboost as xgb
 
     ok = np.isfinite(y)
-    dtrain = xgb.DMatrix(X[ok], label=y[ok], missing=np.nan)
+    dtrain = xgb.DMatrix(X[ok], label=y[ok], missing=np.nan, weight=None if weight is None else weight[ok])
     return xgb.train({**params, **extra}, dtrain, num_boost_round=rounds)
+
+
+def _fit_order(X: np.ndarray, score: np.ndarray, groups: np.ndarray, settings: LearnerSettings,
+               params: dict[str, Any], rounds: int, weight: np.ndarray | None = None) -> xgb.Booster:
+    """A learning-to-rank booster grouped by dataset (rows sorted by group, as XGBoost requires)."""
+    import xgboost as xgb
+
+    order = np.argsort(groups, kind="stable")
+    label = relevance(score[order], settings.relevance_levels)
+    dtrain = xgb.DMatrix(X[order], label=label, qid=groups[order], missing=np.nan)
+    if weight is not None:  # ranking weights are per group
+        dtrain.set_weight(np.array([weight[groups == g][0] for g in np.unique(groups)]))
+    objective = "rank:pairwise" if settings.objective == "pairwise" else "rank:ndcg"
+    return xgb.train({**params, "objective": objective}, dtrain, num_boost_round=rounds)
+
+
+def row_weights(table: TrainingTable, meta: Mapping[str, MetaValue], settings: LearnerSettings) -> np.ndarray | None:
+    """Per-row weights from how close each run's dataset is to a new one (None: one global model)."""
+    if settings.locality <= 0 or len(table.datasets) < 2:
+        return None
+    cols = np.array([c.source == "meta" for c in table.layout.columns])
+    if not cols.any():
+        return None
+    logs = np.array([c.log for c in table.layout.columns])[cols]
+    target = table.layout.row(meta, {})[cols]
+    firsts = np.array([np.flatnonzero(table.groups == g)[0] for g in range(len(table.datasets))])
+    w = locality_weights(dataset_distances(target, table.X[firsts][:, cols], logs),
+                         settings.locality, settings.bandwidth)
+    return w[table.groups]
 
 
 def _fit_quantile(X: np.ndarray, y: np.ndarray, params: dict[str, Any], rounds: int) -> xgb.Booster:
@@ -132,27 +175,37 @@ class MetaLearner:
     @classmethod
     def fit(cls, experiments: Sequence[Experiment], space: SearchSpace | None = None,
             metric: str = "test/acc", n_jobs: int = DEFAULT_N_JOBS, seed: int = 0, rounds: int = ROUNDS,
-            max_folds: int = MAX_FOLDS) -> MetaLearner:
+            max_folds: int = MAX_FOLDS, settings: LearnerSettings | None = None, lite: bool = False,
+            target_meta: Mapping[str, MetaValue] | None = None) -> MetaLearner:
         """Fit on every run, then measure quality leave-one-dataset-out (at most `max_folds` folds).
+        `lite`: only the boosters that choose configs, no quality (benchmarks of the argmax: `predict`
+        needs a full fit). `target_meta`: the new dataset, for a `locality` variant's weights.
         Raises MetaLearnerError when the runs cannot train a useful model."""
         import xgboost as xgb
 
-        table = build_table(experiments, space, metric)
+        settings = settings or DEFAULT
+        table = build_table(experiments, space, metric, derived_meta=settings.derived_meta)
         params = booster_params(seed, n_jobs)
+        weight = row_weights(table, target_meta, settings) if target_meta is not None else None
         t0 = time.perf_counter()
-        boosters = {
-            "rank": _train(table.X, table.score, params, rounds),
-            "raw": _train(table.X, table.raw, params, rounds),
-            "time": _train(table.X, table.log_time, params, rounds),
-            "quantile": _fit_quantile(table.X, table.score, params, rounds),
-        }
+        boosters = {"rank": _train(table.X, table.score, params, rounds, weight)}
+        if settings.objective != "percentile":
+            boosters["order"] = _fit_order(table.X, table.score, table.groups, settings, params, rounds, weight)
+        if not lite:
+            boosters.update({
+                "raw": _train(table.X, table.raw, params, rounds),
+                "time": _train(table.X, table.log_time, params, rounds),
+                "quantile": _fit_quantile(table.X, table.score, params, rounds),
+            })
         t1 = time.perf_counter()
-        quality = lodo(table, params, rounds, max_folds)
+        quality = (LodoQuality(measured=False, note="not measured (lite fit)") if lite
+                   else lodo(table, params, rounds, max_folds, settings))
         t2 = time.perf_counter()
         info = MetaLearnerInfo(
             metric=metric, layout=table.layout, space=table.space.to_sweep_config(), runs=len(table.score),
             datasets=table.datasets, quality=quality, seed=seed, n_jobs=n_jobs, rounds=rounds,
-            xgboost_version=xgb.__version__, timings={"fit_s": t1 - t0, "lodo_s": t2 - t1},
+            xgboost_version=xgb.__version__, timings={"fit_s": t1 - t0, "lodo_s": t2 - t1}, settings=settings,
+            dataset_meta=_dataset_meta(table),
         )
         learner = cls(info, boosters)
         learner.table = table
@@ -204,6 +257,11 @@ class MetaLearner:
                        max_grid: int = MAX_GRID) -> list[tuple[dict[str, Any], Prediction]]:
         """The `n` best distinct configs of the same search as `best_config`, best first, with their
         predictions: what recommend offers the LLM to choose from (recommend/candidates.py)."""
+        configs = self._ranked(meta, space, n, n_samples, seed, max_grid)
+        return list(zip(configs, self.predict(meta, configs), strict=True))
+
+    def _ranked(self, meta: Mapping[str, MetaValue], space: SearchSpace | None, n: int, n_samples: int = 2000,
+                seed: int = 0, max_grid: int = MAX_GRID) -> list[dict[str, Any]]:
         space = space or self.info.search_space()
         params = [p for p in self.layout.params if p in space.tunable]
         found = search(space, params, lambda choices, m: self._scores(meta, choices, m),
@@ -218,11 +276,40 @@ class MetaLearner:
                 configs.append(config)
             if len(configs) >= n:
                 break
-        return list(zip(configs, self.predict(meta, configs), strict=True))
+        return configs
+
+    def recommend_n(self, meta: Mapping[str, MetaValue], space: SearchSpace | None = None, n: int = 3,
+                    pool: int = 200, seed: int = 0) -> list[dict[str, Any]]:
+        """n distinct configs to try on a new dataset, the first `best_config`'s choice: the next best
+        by prediction, or with the `portfolio` setting a greedy cover of the past datasets (variants.py)."""
+        settings = self.info.settings
+        ranked = self._ranked(meta, space, max(n, pool) if settings.portfolio else n, seed=seed)
+        if not settings.portfolio or not self.info.dataset_meta or len(ranked) <= 1:
+            return ranked[:n]
+        X = np.stack([feature_row(self.layout, meta, c) for c in ranked]).astype(np.float32)
+        target = self._order(X)
+        cols = [c.source == "meta" for c in self.layout.columns]
+        metas = np.array(self.info.dataset_meta, dtype=np.float64)
+        meta_cols = np.flatnonzero(cols)
+        per = np.empty((len(ranked), len(metas)))
+        for j, m in enumerate(metas):
+            Xd = X.copy()
+            Xd[:, meta_cols] = m
+            per[:, j] = np.clip(self.boosters["rank"].inplace_predict(Xd, missing=np.nan), 0.0, 1.0)
+        w = np.ones(len(metas))
+        if meta_cols.size and len(metas) >= 2:
+            logs = np.array([c.log for c in self.layout.columns])[cols]
+            w = locality_weights(dataset_distances(feature_row(self.layout, meta, {})[cols], metas, logs),
+                                 1.0, settings.bandwidth)
+        return [ranked[i] for i in greedy_cover(target, per, w, n, settings.shrink)]
+
+    def _order(self, X: np.ndarray) -> np.ndarray:
+        """What orders candidates: the ranking booster when the variant has one, else the percentile's."""
+        booster = self.boosters.get("order", self.boosters["rank"])
+        return booster.inplace_predict(np.ascontiguousarray(X, dtype=np.float32), missing=np.nan)
 
     def _scores(self, meta: Mapping[str, MetaValue], choices: Choices, n: int) -> np.ndarray:
-        X = self.layout.candidates(meta, choices, n).astype(np.float32)
-        return self.boosters["rank"].inplace_predict(X, missing=np.nan)
+        return self._order(self.layout.candidates(meta, choices, n))
 
     # ------------------------------------------------------------------ SHAP
 
@@ -242,7 +329,7 @@ class MetaLearner:
         """XGBoost JSON per booster plus meta_learner.json; returns the file names."""
         folder.mkdir(parents=True, exist_ok=True)
         names = []
-        for name in MODELS:
+        for name in [*MODELS, *(["order"] if "order" in self.boosters else [])]:
             self.boosters[name].save_model(str(folder / f"model_{name}.json"))
             names.append(f"model_{name}.json")
         info = self.info.model_dump(mode="json", exclude={"timings"})
@@ -255,7 +342,8 @@ class MetaLearner:
 
         info = MetaLearnerInfo.model_validate_json((folder / "meta_learner.json").read_text())
         boosters = {}
-        for name in MODELS:
+        extra = ["order"] if info.settings.objective != "percentile" else []
+        for name in [*MODELS, *extra]:
             booster = xgb.Booster()
             booster.load_model(str(folder / f"model_{name}.json"))
             booster.set_param({"nthread": n_jobs or info.n_jobs})
@@ -263,8 +351,14 @@ class MetaLearner:
         return cls(info, boosters)
 
 
+def _dataset_meta(table: TrainingTable) -> list[list[float | None]]:
+    cols = [c.source == "meta" for c in table.layout.columns]
+    firsts = [int(np.flatnonzero(table.groups == g)[0]) for g in range(len(table.datasets))]
+    return [[float(v) if np.isfinite(v) else None for v in table.X[i][cols]] for i in firsts]
+
+
 def lodo(table: TrainingTable, params: dict[str, Any], rounds: int,
-         max_folds: int = MAX_FOLDS) -> LodoQuality:
+         max_folds: int = MAX_FOLDS, settings: LearnerSettings = DEFAULT) -> LodoQuality:
     """Leave-one-dataset-out (datasets dealt over at most `max_folds` folds): every run is predicted
     by rank/raw/quantile models that never saw its dataset."""
     if len(table.datasets) < 2:
@@ -273,19 +367,23 @@ def lodo(table: TrainingTable, params: dict[str, Any], rounds: int,
                                 "the model transfers to a new dataset cannot be measured")
     fold_of = fold_assignment(len(table.datasets), max_folds)[table.groups]
     n = len(table.score)
-    pred, raw, low, high = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    pred, raw, low, high, order = np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n)
     for fold in np.unique(fold_of):
         train, test = fold_of != fold, fold_of == fold
         Xt = np.ascontiguousarray(table.X[test], dtype=np.float32)
         rank = _train(table.X[train], table.score[train], params, rounds)
         pred[test] = rank.inplace_predict(Xt, missing=np.nan)
+        order[test] = pred[test]
+        if settings.objective != "percentile":
+            ranker = _fit_order(table.X[train], table.score[train], table.groups[train], settings, params, rounds)
+            order[test] = ranker.inplace_predict(Xt, missing=np.nan)
         raw_model = _train(table.X[train], table.raw[train], params, rounds)
         raw[test] = raw_model.inplace_predict(Xt, missing=np.nan)
         quantile = _fit_quantile(table.X[train], table.score[train], params, rounds)
         q = quantile.inplace_predict(Xt, missing=np.nan)
         low[test], high[test] = _interval(pred[test], q)
     return lodo_quality(table.datasets, table.groups, table.raw, table.score, pred, raw, low, high,
-                        folds=len(np.unique(fold_of)))
+                        folds=len(np.unique(fold_of)), pred_order=order)
 
 
 @contextlib.contextmanager

@@ -141,11 +141,13 @@ def conformal_margin(scores: np.ndarray, level: float = NOMINAL_COVERAGE) -> flo
 
 def lodo_quality(
     datasets: Sequence[str], groups: np.ndarray, raw: np.ndarray, score: np.ndarray, pred_score: np.ndarray,
-    pred_raw: np.ndarray, low: np.ndarray, high: np.ndarray, folds: int,
+    pred_raw: np.ndarray, low: np.ndarray, high: np.ndarray, folds: int, pred_order: np.ndarray | None = None,
 ) -> LodoQuality:
     """Aggregate held-out predictions (every row predicted by a model that never saw its dataset);
-    `low`/`high` are the uncalibrated quantile intervals."""
-    per = [dataset_fold(d, raw[groups == g], score[groups == g], pred_score[groups == g])
+    `low`/`high` are the uncalibrated quantile intervals; `pred_order` what orders configs (a
+    ranking variant's booster; default the predicted percentile) for Spearman and top-1."""
+    order = pred_score if pred_order is None else pred_order
+    per = [dataset_fold(d, raw[groups == g], score[groups == g], order[groups == g])
            for g, d in enumerate(datasets) if (groups == g).any()]
     rhos = [p.spearman for p in per if p.spearman is not None]
     conformity = np.maximum(low - score, score - high)

@@ -1,0 +1,132 @@
+"""How the meta-learner learns and chooses: the settings that were measured against each other
+(benchmarks/meta_variants_bench.py, leave-one-dataset-out on the development benchmark) and the
+pieces they switch on. Pure (numpy only): the adapter (model.py) hands boosters to these.
+
+- `objective`: `percentile` regresses the within-dataset percentile (squared error); `pairwise` /
+  `ndcg` are XGBoost's learning-to-rank objectives grouped by dataset, on integer relevance levels
+  cut from the within-dataset percentile. A ranker's output is an order, not a percentile, so the
+  percentile booster still answers `Prediction.score`; the ranker only orders candidates.
+- `derived_meta`: ratio meta-features (instances per class, features per instance, log sizes) and a
+  count of missing meta-features, computed from the raw ones at encode time.
+- `locality`: training runs weighted by how close their dataset's meta-features are to the new one
+  (a Gaussian kernel on standardised distances, mixed with uniform weight `1 - locality` so far
+  neighbours shrink to the global model); needs a refit per new dataset.
+- `portfolio`: for N > 1 recommendations, a greedy cover: each next config is the one that adds most
+  to the similarity-weighted sum over the past datasets of the best predicted percentile so far,
+  instead of the next best by the new dataset's prediction.
+Tested in tests/knowledge/meta_learner/test_variants.py.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from metallmix_wandb.knowledge.records import MetaValue
+from metallmix_wandb.numbers import finite_or_none
+
+
+class LearnerSettings(BaseModel):
+    """The chosen variant, stored in the artifact (meta_learner.json) so a reader knows what it got."""
+
+    variant: str = "percentile"
+    objective: Literal["percentile", "pairwise", "ndcg"] = "percentile"
+    relevance_levels: int = Field(16, description="integer relevance levels for a ranking objective")
+    derived_meta: bool = False
+    locality: float = Field(0.0, ge=0.0, le=1.0, description="0 = one global model")
+    bandwidth: float = Field(1.0, gt=0.0, description="kernel width, in median inter-dataset distances")
+    portfolio: bool = False
+    shrink: float = Field(0.0, ge=0.0, le=1.0, description="one-shot: weight of the past datasets' mean prediction")
+
+
+    def line(self) -> str:
+        """What `explain` prints and the manifest records: the variant and its settings."""
+        parts = [f"objective {self.objective}", f"portfolio {'on' if self.portfolio else 'off'}"]
+        if self.derived_meta:
+            parts.append("derived meta-features")
+        if self.locality:
+            parts.append(f"locality {self.locality:g} (bandwidth {self.bandwidth:g})")
+        if self.shrink:
+            parts.append(f"one-shot shrink {self.shrink:g}")
+        return f"variant '{self.variant}' ({', '.join(parts)})"
+
+
+VARIANTS: dict[str, LearnerSettings] = {
+    "percentile": LearnerSettings(),
+    "pairwise": LearnerSettings(variant="pairwise", objective="pairwise"),
+    "ndcg": LearnerSettings(variant="ndcg", objective="ndcg"),
+    "derived": LearnerSettings(variant="derived", derived_meta=True),
+    "local": LearnerSettings(variant="local", locality=0.7),
+    "portfolio": LearnerSettings(variant="portfolio", portfolio=True),
+    "shrink": LearnerSettings(variant="shrink", portfolio=True, shrink=0.5),
+}
+DEFAULT = VARIANTS["portfolio"]
+"""Chosen by leave-one-dataset-out on the development benchmark (README, meta-learner section): the
+ranking objectives, derived meta-features, locality and the shrunk one-shot choice each lost on some
+table; the portfolio never changes the one-shot answer and won or tied best-of-3 on all six."""
+
+
+def relevance(score: np.ndarray, levels: int) -> np.ndarray:
+    """Integer relevance 0..levels-1 from a within-dataset percentile (1 = best)."""
+    return np.floor(np.clip(score, 0.0, 1.0) * (levels - 1) + 0.5)
+
+
+def derive_meta(meta: Mapping[str, MetaValue]) -> dict[str, MetaValue]:
+    """The meta-features plus ratios a tree cannot form by itself (it splits one column at a time)."""
+    out = dict(meta)
+    n, k, f = (finite_or_none(meta.get(key)) for key in ("n_instances", "n_classes", "n_features"))
+    if n and n > 0:
+        out["log10_instances"] = math.log10(n)
+        if k and k > 0:
+            out["instances_per_class"] = n / k
+        if f and f > 0:
+            out["features_per_instance"] = f / n
+    known = ("n_instances", "n_classes", "n_features", "resolution", "imbalance_ratio", "class_entropy")
+    out["meta_missing"] = float(sum(1 for key in known if meta.get(key) is None))
+    return out
+
+
+def dataset_distances(target: np.ndarray, datasets: np.ndarray, log: np.ndarray) -> np.ndarray:
+    """Distance from the target's meta-feature row to each dataset's: columns on log10 where flagged,
+    standardised over the datasets, RMS over the columns both sides know (NaN when none)."""
+    rows = np.vstack([datasets, target[None, :]]).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rows[:, log] = np.log10(np.where(rows[:, log] > 0, rows[:, log], np.nan))
+        sd = np.nanstd(rows[:-1], axis=0)
+        z = (rows - np.nanmean(rows[:-1], axis=0)) / np.where(sd > 0, sd, np.nan)
+        diff = (z[:-1] - z[-1]) ** 2
+        known = np.isfinite(diff)
+        return np.sqrt(np.where(known, diff, 0.0).sum(axis=1) / known.sum(axis=1))
+
+
+def locality_weights(distances: np.ndarray, locality: float, bandwidth: float) -> np.ndarray:
+    """Per-dataset weights: (1 - locality) + locality * Gaussian kernel of the distance, the width
+    `bandwidth` median distances; an unknown distance gets the uniform part only."""
+    d = np.asarray(distances, dtype=np.float64)
+    finite = d[np.isfinite(d)]
+    scale = bandwidth * (float(np.median(finite)) if finite.size and np.median(finite) > 0 else 1.0)
+    kernel = np.where(np.isfinite(d), np.exp(-0.5 * (np.nan_to_num(d) / scale) ** 2), 0.0)
+    return (1.0 - locality) + locality * kernel
+
+
+def greedy_cover(target: np.ndarray, per_dataset: np.ndarray, weights: np.ndarray, n: int,
+                 shrink: float = 0.0) -> list[int]:
+    """Indices of n candidates: first the best by (1 - shrink) * the new dataset's prediction +
+    shrink * the weighted mean prediction over the past datasets (shrink 0: the new dataset's best),
+    then each next the candidate that most raises sum_d weights[d] * max(chosen predicted percentile
+    on past dataset d) (ties: the new dataset's prediction). `target`: (K,), `per_dataset`: (K, D)."""
+    prior = per_dataset @ weights / max(float(weights.sum()), 1e-12)
+    chosen = [int(np.argmax((1.0 - shrink) * target + shrink * prior))]
+    best = per_dataset[chosen[0]].copy()
+    while len(chosen) < min(n, len(target)):
+        gain = (np.maximum(per_dataset, best[None, :]) - best[None, :]) @ weights
+        gain = gain + 1e-6 * target
+        gain[chosen] = -np.inf
+        pick = int(np.argmax(gain))
+        chosen.append(pick)
+        best = np.maximum(best, per_dataset[pick])
+    return chosen
