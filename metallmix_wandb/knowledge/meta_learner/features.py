@@ -308,11 +308,18 @@ class TrainingTable:
     run_paths: list[str]
 
 
+def _content_key(e: Experiment, metric: str) -> tuple[str, str, float, str]:
+    """Rows ordered by what they hold, not by their ids: the boosters subsample rows by position, so
+    an order from run ids (which differ between projects holding the same runs) changed the fit."""
+    body = json.dumps([e.config, e.meta_features], sort_keys=True, default=str)
+    return (e.dataset, body, float(e.summary[metric]), e.run_path)
+
+
 def build_table(experiments: Sequence[Experiment], space: SearchSpace | None, metric: str,
                 min_runs: int = MIN_RUNS, derived_meta: bool = False) -> TrainingTable:
     """Check the runs can train a useful model (else a MetaLearnerError naming what is missing) and
     build the table. A single dataset is allowed: the model fits, LODO quality just cannot be measured."""
-    exps = sorted((e for e in experiments if is_finite(e.summary.get(metric))), key=lambda e: e.run_path)
+    exps = sorted((e for e in experiments if is_finite(e.summary.get(metric))), key=lambda e: _content_key(e, metric))
     if len(exps) < min_runs:
         raise MetaLearnerError(
             f"only {len(exps)} runs with a finite '{metric}' (of {len(experiments)} in the knowledge base); "

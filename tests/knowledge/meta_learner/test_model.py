@@ -115,3 +115,16 @@ def test_a_single_dataset_still_fits_but_says_quality_is_unmeasured() -> None:
     assert not q.measured and "one dataset only" in q.note and "not measured" in q.line()
     meta = next(iter(one.metas.values()))
     assert one.space.validate_config(learner.best_config(meta, one.space).config).ok
+
+
+def test_the_fit_does_not_depend_on_run_ids(synth: synthetic.Synthetic) -> None:
+    """The same runs under other ids (another project, re-imported) give the same model: the boosters
+    subsample rows by position, and ordering rows by run id changed the recommendation with the
+    project's name."""
+    renamed = [e.model_copy(update={"run_path": f"other/project/{i:05d}"})
+               for i, e in enumerate(reversed(synth.experiments))]
+    a = MetaLearner.fit(synth.experiments, synth.space, n_jobs=1, lite=True)
+    b = MetaLearner.fit(renamed, synth.space, n_jobs=1, lite=True)
+    X = np.ascontiguousarray(a.table.X, dtype=np.float32)
+    np.testing.assert_array_equal(a.table.X, b.table.X)
+    np.testing.assert_array_equal(a.boosters["rank"].inplace_predict(X), b.boosters["rank"].inplace_predict(X))
