@@ -10,6 +10,8 @@ from platformdirs import user_cache_dir
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from metallmix_wandb.llm.client import DEFAULT_TIMEOUT_S
+
 
 def default_cache_dir() -> Path:
     return Path(user_cache_dir("metallmix-wandb"))
@@ -42,6 +44,8 @@ class Settings(BaseSettings):
     llm_base_url: str | None = Field(None, validation_alias=_alias("llm_base_url"))
     llm_model: str | None = Field(None, validation_alias=_alias("llm_model"))
     llm_api_key: SecretStr | None = Field(None, validation_alias=_alias("llm_api_key", "OPENAI_API_KEY"))
+    llm_timeout_s: float = Field(DEFAULT_TIMEOUT_S, gt=0, validation_alias=_alias("llm_timeout"),
+                                 description="deadline of one LLM call, connect + whole reply + retries")
     judge_model: str | None = Field(None, validation_alias=_alias("judge_model"))
     task: str | None = Field(None, validation_alias=_alias("task"),
                              description="what the project trains, named in the prompts (else the sweep's description)")
@@ -49,6 +53,11 @@ class Settings(BaseSettings):
     @property
     def resolved_qdrant_path(self) -> Path:
         return self.qdrant_path or (self.cache_dir / "qdrant")
+
+    @property
+    def secrets(self) -> tuple[SecretStr | None, ...]:
+        """Every configured secret: masked (secrets.redact) in any text from outside that is stored or shown."""
+        return (self.llm_api_key, self.qdrant_api_key)
 
     @property
     def offline(self) -> bool:

@@ -66,6 +66,7 @@ PURE = (
     "metallmix_wandb.llm.messages",
     "metallmix_wandb.llm.schemas",
     "metallmix_wandb.llm.output",
+    "metallmix_wandb.llm.reply",
     "metallmix_wandb.llm.judge",
     "metallmix_wandb.llm.ask",
     "metallmix_wandb.llm.modes",

@@ -56,6 +56,7 @@ def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> Non
     from metallmix_wandb.knowledge.similar import exclusion_keys
     from metallmix_wandb.knowledge.store import StoreError
     from metallmix_wandb.recommend.pipeline import RecommendError, RecommendRequest, recommend
+    from metallmix_wandb.secrets import redact
     from metallmix_wandb.settings import load_settings
     from metallmix_wandb.space.search_space import SearchSpace, SearchSpaceError
 
@@ -63,7 +64,7 @@ def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> Non
     settings = load_settings(project=opts["project"], entity=opts["entity"], qdrant_path=opts["qdrant_path"],
                              qdrant_url=opts["qdrant_url"], top_k=opts["top_k"], llm_model=opts["model"],
                              llm_base_url=opts["base_url"], llm_api_key=opts["api_key"], judge_model=opts["judge_model"],
-                             task=opts.get("task"))
+                             task=opts.get("task"), llm_timeout_s=opts.get("llm_timeout"))
     if not settings.project:
         fail("no project: pass --project or set WANDB_PROJECT")
     try:
@@ -95,7 +96,7 @@ def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> Non
         rec.source = "meta-learner-fallback"
         rec.warnings.append(f"LLM unavailable: {exc}")
     except (StoreError, RecommendError, *server_errors, KnowledgeError) as exc:
-        fail(str(exc))
+        fail(redact(str(exc), settings.secrets))
     from metallmix_wandb.recommend.output import deliver
 
     deliver(rec, space, settings, opts, err)

@@ -33,7 +33,7 @@ def _parts(opts: dict[str, Any], err: Console) -> tuple[Any, ...]:
 
     settings = load_settings(project=opts["project"], entity=opts["entity"], qdrant_path=opts["qdrant_path"],
                              qdrant_url=opts["qdrant_url"], llm_model=opts["model"], llm_base_url=opts["base_url"],
-                             llm_api_key=opts["api_key"])
+                             llm_api_key=opts["api_key"], llm_timeout_s=opts.get("llm_timeout"))
     if not settings.project:
         raise ValueError("no project: pass --project or set WANDB_PROJECT")
     meta = new_dataset_meta(opts, settings)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 
 import pytest
 from pydantic import SecretStr
@@ -95,13 +94,12 @@ def test_gives_up_on_persistent_5xx_naming_the_url() -> None:
     assert len(server.requests) == 3
 
 
-def test_a_hanging_server_times_out() -> None:
+def test_a_hanging_server_times_out_once_retries_included() -> None:
     with FakeLLMServer([hang(30)]) as server:
         client = _client(server, timeout_s=0.3, max_retries=1, backoff_s=0.01)
-        start = time.perf_counter()
         with pytest.raises(LLMUnavailableError, match="no answer within 0.3 s"):
             client.chat_json(MESSAGES, SCHEMA)
-    assert time.perf_counter() - start < 5 and len(server.requests) == 2
+    assert len(server.requests) == 1  # the wait used the whole deadline: no retry after it
 
 
 def test_connection_refused_is_unavailable_with_the_url() -> None:
