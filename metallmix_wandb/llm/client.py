@@ -34,6 +34,7 @@ from metallmix_wandb.llm.chat import ChatResult
 from metallmix_wandb.llm.messages import Message
 from metallmix_wandb.llm.modes import RESPONSE_MODES, ResponseMode, response_mode
 from metallmix_wandb.llm.reply import ReplyShapeError, read_completion
+from metallmix_wandb.safe_text import for_terminal
 from metallmix_wandb.secrets import redact
 
 log = logging.getLogger(__name__)
@@ -264,7 +265,7 @@ def _status_text(e: Any) -> str:
     text = json.dumps(body, default=str) if body is not None else ""
     msg = str(getattr(e, "message", "") or "")
     out = msg if text in msg else f"{msg} {text}".strip()
-    return out[:500]
+    return for_terminal(out[:500])  # it ends up in a log line, an error on the terminal, a record
 
 
 def _hint(status: int, text: str = "") -> str:

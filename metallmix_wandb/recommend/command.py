@@ -50,12 +50,14 @@ def llm_clients(settings: Settings, use_llm: bool, err: Console) -> Iterator[LLM
 def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> None:
     """`recommend` with the click options `opts`; `open_store(settings)` opens the project's collection."""
     from rich.console import Console
+    from rich.text import Text
 
     from metallmix_wandb.knowledge.meta_learner.artifact import KnowledgeError, load_knowledge
     from metallmix_wandb.cli.options import new_dataset_meta
     from metallmix_wandb.knowledge.similar import exclusion_keys
     from metallmix_wandb.knowledge.store import StoreError
     from metallmix_wandb.recommend.pipeline import RecommendError, RecommendRequest, recommend
+    from metallmix_wandb.safe_text import for_terminal
     from metallmix_wandb.secrets import redact
     from metallmix_wandb.settings import load_settings
     from metallmix_wandb.space.search_space import SearchSpace, SearchSpaceError
@@ -90,7 +92,7 @@ def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> Non
     except llm_errors as exc:
         if req.fallback != "meta-learner":
             fail(f"{exc}. Nothing was logged or enqueued (use --fallback meta-learner or --no-llm).")
-        err.print(f"[yellow]LLM unavailable ({exc}); falling back to the meta-learner.[/]")
+        err.print(Text(f"LLM unavailable ({for_terminal(str(exc))}); falling back to the meta-learner.", style="yellow"))
         with open_store(settings) as store:
             rec = recommend(meta, space, store, knowledge, req.model_copy(update={"use_llm": False}))
         rec.source = "meta-learner-fallback"

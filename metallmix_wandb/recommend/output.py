@@ -18,6 +18,7 @@ from rich.text import Text
 
 from metallmix_wandb.numbers import fixed
 from metallmix_wandb.recommend.record import Recommendation
+from metallmix_wandb.safe_text import terminal_safe
 from metallmix_wandb.space.search_space import SearchSpace
 
 
@@ -37,7 +38,7 @@ def deliver(rec: Recommendation, space: SearchSpace, settings: Any, opts: dict[s
     if opts.get("as_json"):
         click.echo(json.dumps(out, indent=2, default=str))
     else:
-        show(rec, Console(), logged.run_path if logged else None)
+        show(Recommendation.model_validate(terminal_safe(rec.model_dump())), Console(), logged.run_path if logged else None)
     if out.get("launch", {}).get("failed"):
         sys.exit(out["launch"].get("exit_code") or 3)
 

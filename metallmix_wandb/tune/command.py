@@ -17,6 +17,7 @@ from rich.text import Text
 
 from metallmix_wandb.cli.app import fail
 from metallmix_wandb.numbers import fixed
+from metallmix_wandb.safe_text import for_terminal
 from metallmix_wandb.tune.records import Proposal, TuneOutcome, TuneTrial
 
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ def run_command(opts: dict[str, Any], err: Console, open_store: Callable[[Any], 
     def on_proposal(n: int, p: Proposal) -> None:
         runner.set_proposal(n, p)
         for w in p.warnings:
-            err.print(Text(f"warning: {w}", style="yellow"))
+            err.print(Text(f"warning: {for_terminal(w)}", style="yellow"))
         err.print(Text(f"trial {n}/{req.budget} ({p.source}): {_short(p.config, tuned)}"))
 
     def on_trial(t: TuneTrial) -> None:
