@@ -7,7 +7,7 @@ every string inside a record before it is shown. `keep_head` caps a stored text 
 the head is kept and the cut is said, with how much. JSON output needs neither: `json.dumps` escapes
 every control and non-ASCII character. Pure.
 
-Tested in tests/test_safe_text.py and through `recommend` (tests/llm/test_hostile_replies.py).
+Tested in tests/test_safe_text.py and through `recommend` (tests/recommend/test_hostile_replies.py).
 """
 
 from __future__ import annotations

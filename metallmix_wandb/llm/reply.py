@@ -7,7 +7,7 @@ shape either becomes text for the parser or a `ReplyShapeError` (which the clien
 `LLMError`, the error `--fallback` handles): never a traceback. Metadata that is not what the API
 says (model, finish reason, token counts) is ignored, not fatal: it is bookkeeping. Pure.
 
-Tested in tests/llm/test_reply.py and over HTTP in tests/llm/test_hostile_replies.py.
+Tested in tests/llm/test_reply.py and over HTTP through `recommend` in tests/recommend/test_hostile_replies.py.
 """
 
 from __future__ import annotations
