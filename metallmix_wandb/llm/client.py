@@ -144,14 +144,17 @@ class LLMClient:
         return f"{self.base_url} (model {self.model!r})"
 
     def complete(
-        self, messages: Sequence[Message], *, mode: ResponseMode | None = None, **params: Any
+        self, messages: Sequence[Message], *, mode: ResponseMode | None = None, deadline: float | None = None,
+        **params: Any,
     ) -> tuple[Any, int, float]:
-        """One chat completion with retries, all within `timeout_s`: (decoded body, requests sent,
-        seconds). Raises LLMError, or _FormatRejected when the server refused the way `mode` asked for JSON."""
+        """One chat completion with retries, all before `deadline` (a `time.perf_counter()` value; default
+        `timeout_s` from now): (decoded body, requests sent, seconds). Raises LLMError, or _FormatRejected
+        when the server refused the way `mode` asked for JSON."""
         import openai
 
         sent, start = 0, time.perf_counter()
-        deadline, problem = start + self.timeout_s, f"no answer within {self.timeout_s:g} s"
+        deadline = start + self.timeout_s if deadline is None else deadline
+        problem = f"no answer within {self.timeout_s:g} s"
         for attempt in range(self.max_retries + 1):
             sent += 1
             try:
@@ -186,8 +189,9 @@ class LLMClient:
         )
 
     def _post(self, messages: list[Message], params: dict[str, Any], deadline: float) -> Any:
-        """One request; the decoded JSON body. Every socket wait is bounded by the time left, and the
-        clock is checked after each chunk of the body, so the call ends near `deadline` whatever the server does."""
+        """One request; the decoded JSON body. Every socket wait (connect, the status line, each read) is
+        bounded by the time left, and the clock is checked after each chunk of the body, so a server that
+        answers late or drips its body is cut off at `deadline`."""
         left = deadline - time.perf_counter()
         if left <= 0:
             raise _DeadlinePassed
@@ -208,7 +212,7 @@ class LLMClient:
         try:
             return json.loads(raw)
         except (ValueError, RecursionError):
-            head = self._scrub(raw[:80].decode("utf-8", "replace"))
+            head = self._scrub(raw[:400].decode("utf-8", "replace"))[:80]  # masked before it is cut
             raise LLMReplyError(
                 f"the LLM server at {self._where()} answered HTTP {status} ({ctype or 'no content type'}) with a "
                 f"body that is not JSON: {head!r}{'...' if len(raw) > 80 else ''}. Is --base-url an "
@@ -235,11 +239,13 @@ class LLMClient:
         if seed is not None:
             params["seed"] = seed
         sent, start = 0, time.perf_counter()  # latency counts rejected formats and retries: the user waits
+        deadline = start + self.timeout_s  # one deadline for the call, format fallbacks included
         while True:
             mode = response_mode(self.mode)
             request = mode.request(messages, schema, name)
             try:
-                resp, n, _ = self.complete(request.messages, mode=mode, **params, **request.params)
+                resp, n, _ = self.complete(request.messages, mode=mode, deadline=deadline, **params,
+                                           **request.params)
             except _FormatRejected as e:
                 sent += e.sent
                 log.warning("LLM %s rejected response_format %s (HTTP %d); falling back", self._where(), mode.name,

@@ -71,5 +71,6 @@ def read_completion(body: Any) -> ReplyFields:
     return ReplyFields(
         text=content_text(message.get("content")), model=_label(body.get("model")),
         finish_reason=_label(choice.get("finish_reason")),  # type: ignore[union-attr]
-        prompt_tokens=_count(usage.get("prompt_tokens")), completion_tokens=_count(usage.get("completion_tokens")),
+        prompt_tokens=_count(usage.get("prompt_tokens")),
+        completion_tokens=_count(usage.get("completion_tokens")),
     )

@@ -92,7 +92,8 @@ def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> Non
     except llm_errors as exc:
         if req.fallback != "meta-learner":
             fail(f"{exc}. Nothing was logged or enqueued (use --fallback meta-learner or --no-llm).")
-        err.print(Text(f"LLM unavailable ({for_terminal(str(exc))}); falling back to the meta-learner.", style="yellow"))
+        err.print(Text(f"LLM unavailable ({for_terminal(str(exc))}); falling back to the meta-learner.",
+                       style="yellow"))
         with open_store(settings) as store:
             rec = recommend(meta, space, store, knowledge, req.model_copy(update={"use_llm": False}))
         rec.source = "meta-learner-fallback"

@@ -38,7 +38,8 @@ def deliver(rec: Recommendation, space: SearchSpace, settings: Any, opts: dict[s
     if opts.get("as_json"):
         click.echo(json.dumps(out, indent=2, default=str))
     else:
-        show(Recommendation.model_validate(terminal_safe(rec.model_dump())), Console(), logged.run_path if logged else None)
+        shown = Recommendation.model_validate(terminal_safe(rec.model_dump()))  # LLM and run text, printable
+        show(shown, Console(), logged.run_path if logged else None)
     if out.get("launch", {}).get("failed"):
         sys.exit(out["launch"].get("exit_code") or 3)
 
