@@ -10,8 +10,6 @@ from platformdirs import user_cache_dir
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from metallmix_wandb.llm.client import DEFAULT_TIMEOUT_S
-
 
 def default_cache_dir() -> Path:
     return Path(user_cache_dir("metallmix-wandb"))
@@ -44,8 +42,9 @@ class Settings(BaseSettings):
     llm_base_url: str | None = Field(None, validation_alias=_alias("llm_base_url"))
     llm_model: str | None = Field(None, validation_alias=_alias("llm_model"))
     llm_api_key: SecretStr | None = Field(None, validation_alias=_alias("llm_api_key", "OPENAI_API_KEY"))
-    llm_timeout_s: float = Field(DEFAULT_TIMEOUT_S, gt=0, validation_alias=_alias("llm_timeout"),
-                                 description="deadline of one LLM call, connect + whole reply + retries")
+    llm_timeout_s: float | None = Field(None, gt=0, validation_alias=_alias("llm_timeout"),
+                                        description="deadline of one LLM call, connect + whole reply + retries "
+                                        "(default: 300 s for an endpoint, 600 s for the embedded model)")
     judge_model: str | None = Field(None, validation_alias=_alias("judge_model"))
     task: str | None = Field(None, validation_alias=_alias("task"),
                              description="what the project trains, named in the prompts (else the sweep's description)")

@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 EMBEDDED_CONTEXT = 8192
 """The embedded server's context: a meta-informed prompt with 8 experiments and the SHAP digest is ~3.5k tokens."""
 
+EMBEDDED_TIMEOUT_S = 600.0
+"""The embedded model's default deadline per call: it runs on whatever CPU this is, shared with the
+command itself (on a busy 2-core machine a meta-informed answer took over 300 s)."""
+
 EMBEDDED_NOTICE = (
     "[yellow]No --base-url: starting the embedded SmolLM2-135M demo model on 127.0.0.1. It is a tiny "
     "model that proves the plumbing; point --base-url at Ollama / LM Studio with a 4-8B model for "
@@ -62,5 +66,5 @@ def open_endpoint(settings: Settings, notice: Callable[[], None] = lambda: None)
 
     notice()
     with LocalLLMServer(n_ctx=EMBEDDED_CONTEXT) as server:
-        yield Endpoint(server.base_url, server.alias, embedded=True, timeout_s=settings.llm_timeout_s,
-                       secrets=settings.secrets)
+        yield Endpoint(server.base_url, server.alias, embedded=True,
+                       timeout_s=settings.llm_timeout_s or EMBEDDED_TIMEOUT_S, secrets=settings.secrets)
