@@ -143,7 +143,8 @@ def salvage_truncated(s: str) -> dict[str, Any] | None:
 
 def without_thinking(text: str) -> str:
     """`text` without its `<think>...</think>` blocks; a lone closing tag drops everything before it
-    (templates that open the block themselves), a lone opening tag everything after it (cut off while thinking)."""
+    (templates that open the block themselves), a lone opening tag everything after it (the reply was
+    cut off while thinking)."""
     text = _THINK.sub(" ", text)
     closes = list(_THINK_CLOSE.finditer(text))
     if closes:
