@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     llm_base_url: str | None = Field(None, validation_alias=_alias("llm_base_url"))
     llm_model: str | None = Field(None, validation_alias=_alias("llm_model"))
     llm_api_key: SecretStr | None = Field(None, validation_alias=_alias("llm_api_key", "OPENAI_API_KEY"))
+    llm_timeout_s: float | None = Field(None, gt=0, validation_alias=_alias("llm_timeout"),
+                                        description="deadline of one LLM call, connect + whole reply + retries "
+                                        "(default: 300 s for an endpoint, 600 s for the embedded model)")
     judge_model: str | None = Field(None, validation_alias=_alias("judge_model"))
     task: str | None = Field(None, validation_alias=_alias("task"),
                              description="what the project trains, named in the prompts (else the sweep's description)")
@@ -52,6 +55,11 @@ class Settings(BaseSettings):
     @property
     def resolved_qdrant_path(self) -> Path:
         return self.qdrant_path or (self.cache_dir / "qdrant")
+
+    @property
+    def secrets(self) -> tuple[SecretStr | None, ...]:
+        """Every configured secret: masked (secrets.redact) in any text from outside that is stored or shown."""
+        return (self.llm_api_key, self.qdrant_api_key)
 
     @property
     def offline(self) -> bool:

@@ -44,6 +44,7 @@ Every other module is import-light: its heavy imports sit inside the functions t
 PURE = (
     "metallmix_wandb.numbers",
     "metallmix_wandb.secrets",
+    "metallmix_wandb.safe_text",
     "metallmix_wandb.space.argmax",
     "metallmix_wandb.space.candidates",
     "metallmix_wandb.space.parse",
@@ -69,6 +70,7 @@ PURE = (
     "metallmix_wandb.llm.messages",
     "metallmix_wandb.llm.schemas",
     "metallmix_wandb.llm.output",
+    "metallmix_wandb.llm.reply",
     "metallmix_wandb.llm.judge",
     "metallmix_wandb.llm.ask",
     "metallmix_wandb.llm.modes",

@@ -17,6 +17,7 @@ from typing import NoReturn
 import click
 
 from metallmix_wandb import __version__
+from metallmix_wandb.safe_text import for_terminal
 from metallmix_wandb.secrets import MASK
 
 SECRET_OPTIONS: tuple[str, ...] = ("--api-key",)
@@ -58,6 +59,7 @@ def main() -> None:
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    """One clear red line on stderr and the exit code: how every command reports bad input."""
-    click.secho(f"error: {message}", fg="red", err=True)
+    """One clear red line on stderr and the exit code: how every command reports bad input. The
+    message may quote a server or a run: what a terminal would obey is stripped (safe_text)."""
+    click.secho(f"error: {for_terminal(message)}", fg="red", err=True)
     sys.exit(code)

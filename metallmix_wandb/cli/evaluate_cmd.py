@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from metallmix_wandb.cli.app import fail, main
-from metallmix_wandb.cli.options import knowledge_options, open_store
+from metallmix_wandb.cli.options import knowledge_options, llm_timeout_option, open_store
 from metallmix_wandb.evaluate.methods import BASELINES
 
 
@@ -32,6 +32,7 @@ from metallmix_wandb.evaluate.methods import BASELINES
 @click.option("--models", help="Comma-separated LLM names on --base-url (default: the embedded demo model).")
 @click.option("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 (Ollama).")
 @click.option("--api-key", envvar="METALLMIX_LLM_API_KEY", help="Endpoint key (env; never logged).")
+@llm_timeout_option
 @click.option("--judge-model", help="Judge LLM for every model (default: each model judges itself).")
 @click.option("--baselines", default=",".join(BASELINES), show_default=True,
               help="Comma-separated baselines, or none (`tune` runs with --method tune only).")

@@ -30,6 +30,14 @@ def knowledge_options(f: F) -> F:
     return f
 
 
+def llm_timeout_option(f: F) -> F:
+    """--llm-timeout: the deadline of one LLM call (connect, the whole reply, the retries)."""
+    return click.option(
+        "--llm-timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+        help="Deadline of one LLM call: connecting, the whole reply and the retries (env METALLMIX_LLM_TIMEOUT; "
+        "default 300, for a 4-8B model on a CPU; 600 for the embedded demo model).")(f)
+
+
 def dataset_options(meta_features_help: str) -> Callable[[F], F]:
     """--data/--meta-features/--modality: how a command is told about the new dataset."""
 

@@ -9,7 +9,13 @@ from typing import Any
 import click
 
 from metallmix_wandb.cli.app import main
-from metallmix_wandb.cli.options import check_dataset_choice, dataset_options, knowledge_options, open_store
+from metallmix_wandb.cli.options import (
+    check_dataset_choice,
+    dataset_options,
+    knowledge_options,
+    llm_timeout_option,
+    open_store,
+)
 
 
 @main.command()
@@ -32,6 +38,7 @@ from metallmix_wandb.cli.options import check_dataset_choice, dataset_options, k
 @click.option("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 (Ollama). "
               "Default: the embedded demo model.")
 @click.option("--api-key", envvar="METALLMIX_LLM_API_KEY", help="Endpoint key (env; never logged).")
+@llm_timeout_option
 @click.option("--judge-model", help="Judge LLM (default: the same model).")
 @click.option("--judge-repeats", type=click.IntRange(min=1), default=3, show_default=True)
 @click.option("--no-judge", is_flag=True, help="Skip the LLM judge.")
@@ -70,12 +77,13 @@ def recommend(**opts: Any) -> None:
 @click.option("--model", help="Judge LLM on the endpoint (default: the recommendation's judge/LLM model).")
 @click.option("--base-url", help="OpenAI-compatible endpoint (default: the embedded demo model).")
 @click.option("--api-key", envvar="METALLMIX_LLM_API_KEY", help="Endpoint key (env; never logged).")
+@llm_timeout_option
 @click.option("--repeats", type=click.IntRange(min=1), default=3, show_default=True)
 @click.option("--space", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Sweep YAML (default: the space stored with the project's knowledge).")
 def judge(run_ref: str, project: str | None, entity: str | None, qdrant_path: Path | None,
-          qdrant_url: str | None, model: str | None, base_url: str | None, api_key: str | None, repeats: int,
-          space: Path | None) -> None:
+          qdrant_url: str | None, model: str | None, base_url: str | None, api_key: str | None,
+          llm_timeout: float | None, repeats: int, space: Path | None) -> None:
     """Re-judge a logged recommendation: RUN_REF is an offline run folder or ENTITY/PROJECT/RUN_ID.
 
     \b
@@ -85,4 +93,5 @@ def judge(run_ref: str, project: str | None, entity: str | None, qdrant_path: Pa
     from metallmix_wandb.recommend.rejudge import run_rejudge
 
     run_rejudge(run_ref, project=project, entity=entity, qdrant_path=qdrant_path, qdrant_url=qdrant_url,
-                model=model, base_url=base_url, api_key=api_key, repeats=repeats, space=space)
+                model=model, base_url=base_url, api_key=api_key, llm_timeout=llm_timeout, repeats=repeats,
+                space=space)

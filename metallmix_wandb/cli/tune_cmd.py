@@ -10,7 +10,13 @@ from typing import Any
 import click
 
 from metallmix_wandb.cli.app import fail, main
-from metallmix_wandb.cli.options import check_dataset_choice, dataset_options, knowledge_options, open_store
+from metallmix_wandb.cli.options import (
+    check_dataset_choice,
+    dataset_options,
+    knowledge_options,
+    llm_timeout_option,
+    open_store,
+)
 
 
 @main.command()
@@ -23,6 +29,7 @@ from metallmix_wandb.cli.options import check_dataset_choice, dataset_options, k
 @click.option("--model", help="LLM name on the endpoint (env METALLMIX_LLM_MODEL).")
 @click.option("--base-url", help="OpenAI-compatible endpoint (default: the embedded demo model).")
 @click.option("--api-key", envvar="METALLMIX_LLM_API_KEY", help="Endpoint key (env; never logged).")
+@llm_timeout_option
 @click.option("--no-llm", is_flag=True, help="No LLM: each next trial is the refitted surrogate's best untried config.")
 @click.option("--candidates", type=click.IntRange(1, 10), default=3, show_default=True,
               help="Configs the LLM proposes per trial; the surrogate picks among them.")

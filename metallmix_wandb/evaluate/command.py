@@ -51,6 +51,7 @@ class EvaluateOptions(BaseModel):
     models: str | None
     base_url: str | None
     api_key: SecretStr | None
+    llm_timeout: float | None = None
     judge_model: str | None
     baselines: str
     no_llm: bool
@@ -130,7 +131,8 @@ def run_evaluate(opts: EvaluateOptions, open_store: OpenStore) -> None:
 
     settings = load_settings(project=opts.project, entity=opts.entity, qdrant_path=opts.qdrant_path,
                              qdrant_url=opts.qdrant_url, metric=opts.metric, llm_base_url=opts.base_url,
-                             llm_api_key=opts.api_key, wandb_mode="offline" if opts.offline else None)
+                             llm_api_key=opts.api_key, llm_timeout_s=opts.llm_timeout,
+                             wandb_mode="offline" if opts.offline else None)
     if not settings.project:
         raise EvaluationError("no project: pass --project or set WANDB_PROJECT")
     err, out = Console(stderr=True), Console()

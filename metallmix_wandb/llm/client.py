@@ -6,10 +6,18 @@ standard form first (`json_schema`, strict). Servers that reject it (llama-cpp-p
 the prompt (the parser extracts the JSON). The mode that worked is remembered per client, so later
 calls go straight to it.
 
-Retries with exponential backoff cover connection errors, timeouts, 429 and 5xx; anything else is
-reported at once. The default timeout is long (300 s) because a CPU server with a grammar can take a
-minute or more per answer, and a timed-out request keeps the server busy while a retry queues behind it. The API key is a SecretStr: it never appears in a repr, a log line or an error, and a reply that echoes
-it gets it masked (secrets.redact) before anything stores, prints or quotes the reply back.
+One deadline covers each call (`timeout_s`, `--llm-timeout`): connecting, waiting, reading the whole
+body, and the retries with their backoff, all inside it. The body is read in chunks and the clock is
+checked between them, so a server that drips one byte a second is cut off at the deadline like one that
+never answers. Retries with exponential backoff cover connection errors, 429 and 5xx while time is
+left; anything else is reported at once. The default deadline (300 s) fits a 4-8B model on a CPU with
+a grammar, which can take minutes per answer.
+
+The body is decoded and read here (llm/reply.py), not by the SDK's lenient models: a reply of any shape
+either becomes text for the parser or an LLMError, the error `--fallback` handles. The API key is a
+SecretStr: it never appears in a repr, a log line or an error, and a reply that echoes it (or another
+configured secret, such as the Qdrant key) gets it masked (secrets.redact) before anything stores,
+prints or quotes the reply back.
 """
 
 from __future__ import annotations
@@ -25,12 +33,18 @@ from pydantic import SecretStr
 from metallmix_wandb.llm.chat import ChatResult
 from metallmix_wandb.llm.messages import Message
 from metallmix_wandb.llm.modes import RESPONSE_MODES, ResponseMode, response_mode
+from metallmix_wandb.llm.reply import ReplyShapeError, read_completion
+from metallmix_wandb.safe_text import for_terminal
 from metallmix_wandb.secrets import redact
 
 log = logging.getLogger(__name__)
 
 NO_KEY = "sk-no-key-required"  # local servers ignore the key, but the openai package wants one
 FALLBACK_ORDER: tuple[str, ...] = tuple(RESPONSE_MODES)
+DEFAULT_TIMEOUT_S = 300.0
+"""One call's deadline: a 4-8B model on a CPU with a grammar can take minutes per answer."""
+MAX_BODY_BYTES = 8_000_000
+"""A longer body is not an answer (a JSON answer is a few kB): reading stops there."""
 
 
 class LLMError(RuntimeError):
@@ -43,6 +57,14 @@ class LLMUnavailableError(LLMError):
 
 class LLMRequestError(LLMError):
     """The server answered with an error that retrying will not fix (auth, unknown model, bad request)."""
+
+
+class LLMReplyError(LLMRequestError):
+    """The server answered 200 with something that is not a chat completion (not JSON, no message)."""
+
+
+class _DeadlinePassed(Exception):
+    """The call's deadline passed while the body was still arriving."""
 
 
 class _FormatRejected(Exception):
@@ -68,7 +90,8 @@ class LLMClient:
         model: str,
         api_key: SecretStr | str | None = None,
         *,
-        timeout_s: float = 300.0,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        secrets: Sequence[SecretStr | str | None] = (),
         max_retries: int = 3,
         backoff_s: float = 0.5,
         max_backoff_s: float = 8.0,
@@ -83,6 +106,7 @@ class LLMClient:
         self.base_url = base_url.rstrip("/")
         self.model = model
         self._api_key = _secret(api_key)
+        self._secrets = [self._api_key, *secrets]  # masked in every reply and error text
         self.timeout_s = timeout_s
         self.max_retries = max_retries
         self.backoff_s = backoff_s
@@ -114,24 +138,28 @@ class LLMClient:
 
     def _scrub(self, text: Any) -> Any:
         """`text` with the key masked (other types are left to the caller's checks)."""
-        return redact(text, [self._api_key]) if isinstance(text, str) else text
+        return redact(text, self._secrets) if isinstance(text, str) else text
 
     def _where(self) -> str:
         return f"{self.base_url} (model {self.model!r})"
 
     def complete(
-        self, messages: Sequence[Message], *, mode: ResponseMode | None = None, **params: Any
+        self, messages: Sequence[Message], *, mode: ResponseMode | None = None, deadline: float | None = None,
+        **params: Any,
     ) -> tuple[Any, int, float]:
-        """One chat completion with retries: (response, requests sent, seconds). Raises LLMError, or
-        _FormatRejected when the server refused the way `mode` asked for JSON."""
+        """One chat completion with retries, all before `deadline` (a `time.perf_counter()` value; default
+        `timeout_s` from now): (decoded body, requests sent, seconds). Raises LLMError, or _FormatRejected
+        when the server refused the way `mode` asked for JSON."""
         import openai
 
         sent, start = 0, time.perf_counter()
+        deadline = start + self.timeout_s if deadline is None else deadline
+        problem = f"no answer within {self.timeout_s:g} s"
         for attempt in range(self.max_retries + 1):
             sent += 1
             try:
-                resp = self._openai().chat.completions.create(model=self.model, messages=list(messages), **params)
-                return resp, sent, time.perf_counter() - start
+                body = self._post(list(messages), params, deadline)
+                return body, sent, time.perf_counter() - start
             except openai.APIStatusError as e:
                 text = self._scrub(_status_text(e))
                 if mode is not None and mode.rejected(e.status_code, _status_text(e)):
@@ -142,19 +170,54 @@ class LLMClient:
                         f"{text}{_hint(e.status_code, text)}"
                     ) from None
                 problem = f"HTTP {e.status_code}: {text}"
-            except openai.APITimeoutError:
+            except (openai.APITimeoutError, _DeadlinePassed):
                 problem = f"no answer within {self.timeout_s:g} s"
+                break  # every wait is bounded by the time left: it has run out
             except openai.APIConnectionError as e:
                 problem = f"cannot connect ({self._scrub(str(e.__cause__ or e))})"
-            if attempt < self.max_retries:
-                delay = min(self.max_backoff_s, self.backoff_s * 2**attempt)
+            left = deadline - time.perf_counter()
+            if attempt < self.max_retries and left > 0:
+                delay = min(self.max_backoff_s, self.backoff_s * 2**attempt, left)
                 log.warning("LLM %s: %s; retry %d/%d in %.1f s", self._where(), problem, attempt + 1,
                             self.max_retries, delay)
                 self._sleep(delay)
+            if deadline - time.perf_counter() <= 0:
+                break
         raise LLMUnavailableError(
             f"the LLM server at {self._where()} gave no answer after {sent} tries: {problem}. Is it running? "
-            "Start the local one with `metallmix-wandb llm serve`, or pass --base-url."
+            "Start the local one with `metallmix-wandb llm serve`, or pass --base-url (or a longer --llm-timeout)."
         )
+
+    def _post(self, messages: list[Message], params: dict[str, Any], deadline: float) -> Any:
+        """One request; the decoded JSON body. Every socket wait (connect, the status line, each read) is
+        bounded by the time left, and the clock is checked after each chunk of the body, so a server that
+        answers late or drips its body is cut off at `deadline`."""
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            raise _DeadlinePassed
+        chunks: list[bytes] = []
+        size = 0
+        create = self._openai().chat.completions.with_streaming_response.create
+        with create(model=self.model, messages=messages, timeout=left, **params) as resp:
+            status, ctype = resp.status_code, resp.headers.get("content-type", "")
+            for chunk in resp.iter_bytes():
+                chunks.append(chunk)
+                size += len(chunk)
+                if time.perf_counter() > deadline:
+                    raise _DeadlinePassed
+                if size > MAX_BODY_BYTES:
+                    raise LLMReplyError(f"the LLM server at {self._where()} sent a reply over "
+                                        f"{MAX_BODY_BYTES // 1_000_000} MB: not an answer")
+        raw = b"".join(chunks)
+        try:
+            return json.loads(raw)
+        except (ValueError, RecursionError):
+            head = self._scrub(raw[:400].decode("utf-8", "replace"))[:80]  # masked before it is cut
+            raise LLMReplyError(
+                f"the LLM server at {self._where()} answered HTTP {status} ({ctype or 'no content type'}) with a "
+                f"body that is not JSON: {head!r}{'...' if len(raw) > 80 else ''}. Is --base-url an "
+                "OpenAI-compatible endpoint (ending in /v1)?"
+            ) from None
 
     # ------------------------------------------------------------------ JSON chat
 
@@ -176,11 +239,13 @@ class LLMClient:
         if seed is not None:
             params["seed"] = seed
         sent, start = 0, time.perf_counter()  # latency counts rejected formats and retries: the user waits
+        deadline = start + self.timeout_s  # one deadline for the call, format fallbacks included
         while True:
             mode = response_mode(self.mode)
             request = mode.request(messages, schema, name)
             try:
-                resp, n, _ = self.complete(request.messages, mode=mode, **params, **request.params)
+                resp, n, _ = self.complete(request.messages, mode=mode, deadline=deadline, **params,
+                                           **request.params)
             except _FormatRejected as e:
                 sent += e.sent
                 log.warning("LLM %s rejected response_format %s (HTTP %d); falling back", self._where(), mode.name,
@@ -196,22 +261,18 @@ class LLMClient:
                                   "max_tokens": max_tokens or self.max_tokens}
         if seed is not None:
             params["seed"] = seed
-        resp, sent, latency = self.complete(messages, **params)
-        return self._result(resp, "text", sent, latency)
+        body, sent, latency = self.complete(messages, **params)
+        return self._result(body, "text", sent, latency)
 
-    def _result(self, resp: Any, mode: str, sent: int, latency: float) -> ChatResult:
+    def _result(self, body: Any, mode: str, sent: int, latency: float) -> ChatResult:
         try:
-            choice = resp.choices[0]
-            text = choice.message.content or ""
-            finish = getattr(choice, "finish_reason", None)
-        except (AttributeError, IndexError, TypeError):
-            raise LLMRequestError(f"the LLM server at {self._where()} sent a reply with no message") from None
-        usage = getattr(resp, "usage", None)
+            reply = read_completion(body)
+        except ReplyShapeError as e:
+            raise LLMReplyError(f"the LLM server at {self._where()} sent {e}") from None
         return ChatResult(
-            text=self._scrub(text), mode=mode, model=self._scrub(getattr(resp, "model", None) or self.model),
-            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-            latency_s=latency, finish_reason=finish, http_attempts=sent,
+            text=self._scrub(reply.text), mode=mode, model=self._scrub(reply.model or self.model),
+            prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens,
+            latency_s=latency, finish_reason=reply.finish_reason, http_attempts=sent,
         )
 
 
@@ -220,7 +281,7 @@ def _status_text(e: Any) -> str:
     text = json.dumps(body, default=str) if body is not None else ""
     msg = str(getattr(e, "message", "") or "")
     out = msg if text in msg else f"{msg} {text}".strip()
-    return out[:500]
+    return for_terminal(out[:500])  # it ends up in a log line, an error on the terminal, a record
 
 
 def _hint(status: int, text: str = "") -> str:

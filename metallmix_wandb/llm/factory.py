@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 
 EMBEDDED_CONTEXT = 8192
 """The embedded server's context: a meta-informed prompt with 8 experiments and the SHAP digest is ~3.5k tokens."""
+
+EMBEDDED_TIMEOUT_S = 600.0
+"""The embedded model's default deadline per call: it runs on whatever CPU this is, shared with the
+command itself (on a busy 2-core machine a meta-informed answer took over 300 s)."""
 
 EMBEDDED_NOTICE = (
     "[yellow]No --base-url: starting the embedded SmolLM2-135M demo model on 127.0.0.1. It is a tiny "
@@ -40,11 +44,16 @@ class Endpoint:
     embedded: bool
     api_key: SecretStr | None = None
     server: LocalLLMServer | None = None
+    timeout_s: float | None = None
+    secrets: tuple[SecretStr | None, ...] = field(default=(), repr=False)
 
     def client(self, model: str | None = None) -> LLMClient:
-        from metallmix_wandb.llm.client import LLMClient
+        """A client for `model` (default: the endpoint's), with the settings' deadline and every
+        configured secret to mask in what the server sends back."""
+        from metallmix_wandb.llm.client import DEFAULT_TIMEOUT_S, LLMClient
 
-        return LLMClient(self.base_url, model or self.default_model, self.api_key)
+        return LLMClient(self.base_url, model or self.default_model, self.api_key,
+                         timeout_s=self.timeout_s or DEFAULT_TIMEOUT_S, secrets=self.secrets)
 
 
 @contextlib.contextmanager
@@ -53,10 +62,11 @@ def open_endpoint(settings: Settings, notice: Callable[[], None] = lambda: None)
     SmolLM2 demo server on 127.0.0.1 (`notice` is called first so the command can say so), stopped on exit."""
     if settings.llm_base_url:
         yield Endpoint(settings.llm_base_url, settings.llm_model or "default", embedded=False,
-                       api_key=settings.llm_api_key)
+                       api_key=settings.llm_api_key, timeout_s=settings.llm_timeout_s, secrets=settings.secrets)
         return
     from metallmix_wandb.llm.server import LocalLLMServer
 
     notice()
     with LocalLLMServer(n_ctx=EMBEDDED_CONTEXT) as server:
-        yield Endpoint(server.base_url, server.alias, embedded=True, server=server)
+        yield Endpoint(server.base_url, server.alias, embedded=True, server=server,
+                       timeout_s=settings.llm_timeout_s or EMBEDDED_TIMEOUT_S, secrets=settings.secrets)

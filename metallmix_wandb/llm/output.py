@@ -1,7 +1,10 @@
 """LLM text -> validated answer: find the JSON object, read its configs, keep only valid ones.
 
 A local model may answer with prose around the JSON, a ```json fence, trailing chatter or a reply
-cut off by the token limit. `parse_answer` recovers what it can, validates every config against the
+cut off by the token limit; a reasoning model thinks first, in `<think>` tags, often writing a draft
+object or two there or in the prose before its answer. So the answer is the *last* complete object
+outside `<think>` blocks (preferring one with the answer's keys), never the first brace. `parse_answer`
+recovers what it can, validates every config against the
 search space, and returns only valid configs (the rest with their errors, for a repair prompt). It
 never raises on any text except `LLMOutputError`, whose message says what was wrong in words a
 repair prompt can send back. Pure: no network, no client. A judge's scores are read by the judge
@@ -23,17 +26,21 @@ if TYPE_CHECKING:
 
 Extraction = Literal["strict", "lenient", "fenced", "embedded", "truncated"]
 """How the object was found: the whole reply (strict JSON, or `lenient`: raw control characters such
-as newlines inside strings, which llama.cpp grammars let through), a ```json fence, the first object
+as newlines inside strings, which llama.cpp grammars let through), a ```json fence, the last object
 embedded in prose, or the longest usable prefix of a cut-off reply."""
 
 MAX_TEXT = 200_000  # longer replies are cut before parsing (bounds the work on arbitrary input)
-MAX_STARTS = 64  # '{' positions tried when the object is embedded in prose
+MAX_STARTS = 64  # top-level objects tried (the last ones) when the answer is embedded in prose
 MAX_DEPTH = 64  # deeper nesting is not an answer (and would make salvage quadratic)
 MAX_CONFIGS = 50  # configs read from one reply
 MAX_EXPLANATION = 4000
 
 _FENCE = re.compile(r"```[ \t]*(?:json|JSON|json5)?[ \t]*\r?\n?(.*?)```", re.DOTALL)
 _EXPLANATION_KEY = re.compile(r'"explanation"\s*:\s*$')
+_THINK = re.compile(r"<(think|thinking|reasoning)>.*?</\1>", re.DOTALL | re.IGNORECASE)
+_THINK_CLOSE = re.compile(r"</(?:think|thinking|reasoning)>", re.IGNORECASE)
+_THINK_OPEN = re.compile(r"<(?:think|thinking|reasoning)>", re.IGNORECASE)
+ANSWER_KEYS = ("configs", "config")
 
 
 class LLMOutputError(ValueError):
@@ -134,8 +141,24 @@ def salvage_truncated(s: str) -> dict[str, Any] | None:
     return None
 
 
-def extract_json(text: Any) -> tuple[Any, Extraction]:
-    """The first JSON object in a reply, and how it was found; LLMOutputError if there is none."""
+def without_thinking(text: str) -> str:
+    """`text` without its `<think>...</think>` blocks; a lone closing tag drops everything before it
+    (templates that open the block themselves), a lone opening tag everything after it (the reply was
+    cut off while thinking)."""
+    text = _THINK.sub(" ", text)
+    closes = list(_THINK_CLOSE.finditer(text))
+    if closes:
+        text = text[closes[-1].end():]
+    opened = _THINK_OPEN.search(text)
+    return text[: opened.start()] if opened else text
+
+
+def extract_json(text: Any, prefer: Sequence[str] = ()) -> tuple[Any, Extraction]:
+    """The answer object in a reply, and how it was found; LLMOutputError if there is none.
+
+    The whole reply if it is JSON; else, outside `<think>` blocks, the last complete top-level object
+    (the last one with a `prefer` key, if any has one); a cut-off object after it is salvaged when
+    it is the answer (it has a `prefer` key, or nothing complete came before it)."""
     if not isinstance(text, str):
         raise LLMOutputError(f"the reply is not text (got {type(text).__name__})")
     text = text[:MAX_TEXT]
@@ -146,30 +169,64 @@ def extract_json(text: Any) -> tuple[Any, Extraction]:
         whole = _loads(stripped, strict=strict)
         if isinstance(whole, (dict, list)):
             return whole, how  # type: ignore[return-value]
-    for match in _FENCE.finditer(text):
-        obj = _loads(match.group(1).strip())
-        if isinstance(obj, dict):
-            return obj, "fenced"
-    decoder = json.JSONDecoder(strict=False)
-    starts = [m.start() for m in re.finditer(r"\{", text)][:MAX_STARTS]
-    if not starts:
+    text = without_thinking(text)
+    spans, open_at = _top_level_objects(text)
+    if not spans and open_at is None:
         raise LLMOutputError("no JSON object in the reply: expected one object starting with '{'")
-    first_error, after = "", -1
-    for pos in starts:
-        if pos < after:
-            continue  # inside a balanced {...} already tried: its inner objects are not the answer
-        try:
-            obj, _ = decoder.raw_decode(text, pos)
-        except (ValueError, RecursionError) as e:
-            first_error = first_error or str(e)
-            end = _span_end(text, pos)
-            if end is None:  # never closes: a cut-off reply, not prose with a stray brace
-                return _salvage_or_raise(text, pos)
-            after = end
-            continue
+    fences = [m.span(1) for m in _FENCE.finditer(text)]
+    found: list[tuple[dict[str, Any], Extraction]] = []
+    first_error = ""
+    for start, end in spans[-MAX_STARTS:]:
+        obj = _loads(text[start:end])
         if isinstance(obj, dict):
-            return obj, "embedded"
+            fenced = any(a <= start and end <= b for a, b in fences)
+            found.append((obj, "fenced" if fenced else "embedded"))
+        elif obj is None and not first_error:
+            first_error = _decode_error(text[start:end])
+    preferred = [f for f in found if any(k in f[0] for k in prefer)] or found
+    if open_at is not None:
+        salvaged = salvage_truncated(text[open_at:])
+        if salvaged is not None and (not preferred or any(k in salvaged for k in prefer)):
+            return salvaged, "truncated"
+        if not found:
+            _salvage_or_raise(text, open_at)
+    if preferred:
+        return preferred[-1]
     raise LLMOutputError(f"the JSON object in the reply is not valid JSON ({first_error or 'unreadable'})")
+
+
+def _decode_error(text: str) -> str:
+    try:
+        json.loads(text, strict=False)
+    except (ValueError, RecursionError) as e:
+        return str(e)
+    return "not an object"
+
+
+def _top_level_objects(s: str) -> tuple[list[tuple[int, int]], int | None]:
+    """The (start, end) of every balanced top-level `{...}` (strings skipped), in one pass, and where an
+    object that never closes starts (None if every one closes). A `}` with no `{` open is prose."""
+    spans: list[tuple[int, int]] = []
+    depth, start, in_str, esc = 0, 0, False, False
+    for i, ch in enumerate(s):
+        if depth and in_str:
+            if esc:
+                esc = False
+            elif ch == "\\":
+                esc = True
+            elif ch == '"':
+                in_str = False
+        elif ch == "{":
+            if depth == 0:
+                start = i
+            depth += 1
+        elif depth and ch == '"':
+            in_str = True
+        elif depth and ch == "}":
+            depth -= 1
+            if depth == 0:
+                spans.append((start, i + 1))
+    return spans, (start if depth else None)
 
 
 def _salvage_or_raise(text: str, pos: int) -> tuple[dict[str, Any], Extraction]:
@@ -180,29 +237,6 @@ def _salvage_or_raise(text: str, pos: int) -> tuple[dict[str, Any], Extraction]:
             "nothing usable could be recovered (raise max_tokens, or ask for a shorter explanation)"
         )
     return salvaged, "truncated"
-
-
-def _span_end(s: str, pos: int) -> int | None:
-    """The index just past the bracket closing the one at `pos` (strings skipped); None if never."""
-    depth, in_str, esc = 0, False, False
-    for i in range(pos, len(s)):
-        ch = s[i]
-        if in_str:
-            if esc:
-                esc = False
-            elif ch == "\\":
-                esc = True
-            elif ch == '"':
-                in_str = False
-        elif ch == '"':
-            in_str = True
-        elif ch in "{[":
-            depth += 1
-        elif ch in "}]":
-            depth -= 1
-            if depth == 0:
-                return i + 1
-    return None
 
 
 # --------------------------------------------------------------------------- reading the answer
@@ -269,7 +303,7 @@ def format_score(extraction: Extraction | None, shape_problems: int, n_valid: in
 
 def parse_answer(text: Any, space: SearchSpace, max_configs: int | None = None) -> ParsedAnswer:
     """Parse and validate one reply; raises only LLMOutputError (no JSON object to be found)."""
-    obj, how = extract_json(text)
+    obj, how = extract_json(text, prefer=ANSWER_KEYS)
     try:
         return _read(obj, how, space, max_configs)
     except LLMOutputError:

@@ -219,7 +219,7 @@ def _as_int(x: Any) -> int | None:
 def read_pick(text: Any, n: int, space: SearchSpace) -> PickAnswer:
     """Read one reply; never raises (what was wrong is in `problems`)."""
     try:
-        obj, how = extract_json(text)
+        obj, how = extract_json(text, prefer=("candidate",))
     except LLMOutputError as e:
         return PickAnswer(problems=[str(e)])
     if not isinstance(obj, dict):
@@ -246,7 +246,7 @@ def read_pick(text: Any, n: int, space: SearchSpace) -> PickAnswer:
 def pick_format_score(text: Any, n: int, space: SearchSpace) -> int:
     """0-4, as llm/output.py's format score: 4 = one strict JSON object with a usable choice."""
     try:
-        _, how = extract_json(text)
+        _, how = extract_json(text, prefer=("candidate",))
     except LLMOutputError:
         return 0
     answer = read_pick(text, n, space)

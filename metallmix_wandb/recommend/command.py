@@ -52,6 +52,7 @@ def llm_clients(settings: Settings, use_llm: bool, err: Console) -> Iterator[LLM
 def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> None:
     """`recommend` with the click options `opts`; `open_store(settings)` opens the project's collection."""
     from rich.console import Console
+    from rich.text import Text
 
     from metallmix_wandb.knowledge.meta_learner.artifact import KnowledgeError, load_knowledge
     from metallmix_wandb.cli.options import new_dataset_meta
@@ -60,6 +61,8 @@ def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> Non
     from metallmix_wandb.recommend.pipeline import (
         RecommendError, RecommendRequest, recommend, unseen_parameters,
     )
+    from metallmix_wandb.safe_text import for_terminal
+    from metallmix_wandb.secrets import redact
     from metallmix_wandb.settings import load_settings
     from metallmix_wandb.space.search_space import SearchSpace, SearchSpaceError
 
@@ -67,7 +70,7 @@ def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> Non
     settings = load_settings(project=opts["project"], entity=opts["entity"], qdrant_path=opts["qdrant_path"],
                              qdrant_url=opts["qdrant_url"], top_k=opts["top_k"], llm_model=opts["model"],
                              llm_base_url=opts["base_url"], llm_api_key=opts["api_key"], judge_model=opts["judge_model"],
-                             task=opts.get("task"))
+                             task=opts.get("task"), llm_timeout_s=opts.get("llm_timeout"))
     if not settings.project:
         fail("no project: pass --project or set WANDB_PROJECT")
     try:
@@ -104,16 +107,17 @@ def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> Non
     except llm_errors as exc:
         if req.fallback != "meta-learner":
             fail(f"{exc}. Nothing was logged or enqueued (use --fallback meta-learner or --no-llm).")
-        err.print(f"[yellow]LLM unavailable ({exc}); falling back to the meta-learner.[/]")
+        err.print(Text(f"LLM unavailable ({for_terminal(str(exc))}); falling back to the meta-learner.",
+                       style="yellow"))
         try:
             with open_store(settings) as store:
                 rec = recommend(meta, space, store, knowledge, req.model_copy(update={"use_llm": False}))
         except (StoreError, RecommendError, KnowledgeError) as again:  # the folder busy past the wait, say
-            fail(str(again))
+            fail(redact(str(again), settings.secrets))
         rec.source = "meta-learner-fallback"
         rec.warnings.append(f"LLM unavailable: {exc}")
     except (StoreError, RecommendError, *server_errors, KnowledgeError) as exc:
-        fail(str(exc))
+        fail(redact(str(exc), settings.secrets))
     from metallmix_wandb.recommend.output import deliver
 
     deliver(rec, space, settings, opts, err, knowledge)

@@ -19,6 +19,7 @@ from rich.text import Text
 from metallmix_wandb.numbers import fixed
 from metallmix_wandb.recommend.advice import Advice, advise
 from metallmix_wandb.recommend.record import Recommendation
+from metallmix_wandb.safe_text import terminal_safe
 from metallmix_wandb.space.search_space import SearchSpace
 
 if TYPE_CHECKING:
@@ -57,7 +58,9 @@ def deliver(rec: Recommendation, space: SearchSpace, settings: Any, opts: dict[s
     if opts.get("as_json"):
         click.echo(json.dumps(out, indent=2, default=str))
     else:
-        show(rec, Console(), logged.run_path if logged else None, advice, evidence_read=out["evidence_read"])
+        shown = Recommendation.model_validate(terminal_safe(rec.model_dump()))  # LLM and run text, printable
+        safe_advice = Advice.model_validate(terminal_safe(advice.model_dump())) if advice is not None else None
+        show(shown, Console(), logged.run_path if logged else None, safe_advice, evidence_read=out["evidence_read"])
     if out.get("launch", {}).get("failed"):
         sys.exit(out["launch"].get("exit_code") or 3)
 

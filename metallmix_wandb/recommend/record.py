@@ -9,10 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from metallmix_wandb.knowledge.records import MetaValue
 from metallmix_wandb.numbers import short
+from metallmix_wandb.safe_text import keep_head
+
+MAX_STORED_REPLY = 20_000
+"""Characters of the raw LLM reply a Recommendation keeps (an answer is a few hundred): a 1 MB reply
+must not be stored whole in `recommendation.json`, the run, or `--json`."""
 
 Source = Literal["llm", "meta-learner", "meta-learner-fallback"]
 """Where the config came from: the LLM's answer, the meta-learner with no LLM asked, or the
@@ -114,6 +119,11 @@ class Recommendation(BaseModel):
     explanation_rejected: str | None = Field(
         None, description="why the LLM's explanation failed the code check (recommend/explanation_check.py); "
         "`explanation` is then the digest's")
+
+    @field_validator("raw_reply")
+    @classmethod
+    def _cap_reply(cls, value: str) -> str:
+        return keep_head(value, MAX_STORED_REPLY)
 
 
 def rank_candidates(scored: Sequence[ScoredConfig]) -> list[ScoredConfig]:

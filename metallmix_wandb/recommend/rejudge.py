@@ -37,7 +37,7 @@ def evidence_neighbours(rec: Recommendation) -> list[Neighbour]:
 
 def run_rejudge(run_ref: str, *, project: str | None, entity: str | None, qdrant_path: Path | None,
                 qdrant_url: str | None, model: str | None, base_url: str | None, api_key: str | None,
-                repeats: int, space: Path | None) -> None:
+                repeats: int, space: Path | None, llm_timeout: float | None = None) -> None:
     """Re-judge the recommendation at RUN_REF (an offline run folder or ENTITY/PROJECT/RUN_ID) and print
     the scores as JSON."""
     from rich.console import Console
@@ -54,7 +54,7 @@ def run_rejudge(run_ref: str, *, project: str | None, entity: str | None, qdrant
     from metallmix_wandb.space.search_space import SearchSpace
 
     settings = load_settings(project=project, entity=entity, qdrant_path=qdrant_path, qdrant_url=qdrant_url,
-                             llm_model=model, llm_base_url=base_url, llm_api_key=api_key)
+                             llm_model=model, llm_base_url=base_url, llm_api_key=api_key, llm_timeout_s=llm_timeout)
     try:
         rec = read_recommendation(run_ref)
         knowledge = load_knowledge(settings.project or "", settings.cache_dir, settings.entity)

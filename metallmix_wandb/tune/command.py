@@ -17,6 +17,7 @@ from rich.text import Text
 
 from metallmix_wandb.cli.app import fail
 from metallmix_wandb.numbers import fixed
+from metallmix_wandb.safe_text import for_terminal
 from metallmix_wandb.tune.records import Proposal, TuneOutcome, TuneTrial
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ def _parts(opts: dict[str, Any], err: Console) -> tuple[Any, ...]:
 
     settings = load_settings(project=opts["project"], entity=opts["entity"], qdrant_path=opts["qdrant_path"],
                              qdrant_url=opts["qdrant_url"], llm_model=opts["model"], llm_base_url=opts["base_url"],
-                             llm_api_key=opts["api_key"])
+                             llm_api_key=opts["api_key"], llm_timeout_s=opts.get("llm_timeout"))
     if not settings.project:
         raise ValueError("no project: pass --project or set WANDB_PROJECT")
     meta = new_dataset_meta(opts, settings)
@@ -100,7 +101,7 @@ def run_command(opts: dict[str, Any], err: Console, open_store: Callable[[Any], 
     def on_proposal(n: int, p: Proposal) -> None:
         runner.set_proposal(n, p)
         for w in p.warnings:
-            err.print(Text(f"warning: {w}", style="yellow"))
+            err.print(Text(f"warning: {for_terminal(w)}", style="yellow"))
         err.print(Text(f"trial {n}/{req.budget} ({p.source}): {_short(p.config, tuned)}"))
 
     def on_trial(t: TuneTrial) -> None:

@@ -9,13 +9,13 @@ import time
 import pytest
 from pydantic import SecretStr
 
-from metallmix_wandb.llm.client import LLMClient, LLMRequestError, LLMUnavailableError
+from metallmix_wandb.llm.client import LLMClient, LLMReplyError, LLMRequestError, LLMUnavailableError
 from metallmix_wandb.llm.server import free_port
 from metallmix_wandb.llm.ask import ask_for_configs
 from metallmix_wandb.llm.schemas import answer_schema
 from metallmix_wandb.recommend.prompts import recommendation_messages
 from metallmix_wandb.settings import Settings
-from tests.support.fake_llm import FakeLLMServer, fail, hang, llama_cpp_like, raw, reject_formats, reply
+from tests.support.fake_llm import FakeLLMServer, drip, fail, hang, llama_cpp_like, raw, reject_formats, reply
 from tests.support.llm_data import GOOD, META, answer, space
 
 SPACE = space()
@@ -95,13 +95,33 @@ def test_gives_up_on_persistent_5xx_naming_the_url() -> None:
     assert len(server.requests) == 3
 
 
-def test_a_hanging_server_times_out() -> None:
+def test_a_hanging_server_times_out_once_retries_included() -> None:
     with FakeLLMServer([hang(30)]) as server:
         client = _client(server, timeout_s=0.3, max_retries=1, backoff_s=0.01)
-        start = time.perf_counter()
         with pytest.raises(LLMUnavailableError, match="no answer within 0.3 s"):
             client.chat_json(MESSAGES, SCHEMA)
-    assert time.perf_counter() - start < 5 and len(server.requests) == 2
+    assert len(server.requests) == 1  # the wait used the whole deadline: no retry after it
+
+
+def test_a_dripping_server_is_cut_off_at_the_deadline() -> None:
+    with FakeLLMServer([drip(answer(GOOD), 0.2)]) as server:  # the whole body would take over a minute
+        with pytest.raises(LLMUnavailableError, match="no answer within 1 s"):
+            _client(server, timeout_s=1, max_retries=3).chat_json(MESSAGES, SCHEMA)
+    assert len(server.requests) == 1
+
+
+def test_retries_and_their_backoff_stop_at_the_deadline() -> None:
+    with FakeLLMServer([fail(503)]) as server:
+        with pytest.raises(LLMUnavailableError, match="HTTP 503"):
+            _client(server, timeout_s=3, max_retries=50, backoff_s=0.2, sleep=time.sleep).chat_json(MESSAGES, SCHEMA)
+    assert 2 <= len(server.requests) < 10  # 0.2 + 0.4 + 0.8 + 1.6 s of backoff fill the deadline: not 50 retries
+
+
+def test_a_body_that_is_not_json_is_a_reply_error_naming_what_came() -> None:
+    with FakeLLMServer([raw(200, "<html>Bad Gateway</html>")]) as server:
+        with pytest.raises(LLMReplyError, match=r"HTTP 200 \(application/json\) with a body that is not JSON: '<html>Bad"):
+            _client(server).chat_json(MESSAGES, SCHEMA)
+    assert len(server.requests) == 1
 
 
 def test_connection_refused_is_unavailable_with_the_url() -> None:

@@ -8,7 +8,8 @@ from types import TracebackType
 import pytest
 
 from metallmix_wandb.llm import server as llm_server
-from metallmix_wandb.llm.factory import EMBEDDED_CONTEXT, open_endpoint
+from metallmix_wandb.llm.factory import EMBEDDED_CONTEXT, EMBEDDED_TIMEOUT_S, open_endpoint
+from metallmix_wandb.secrets import MASK
 from metallmix_wandb.settings import Settings
 from tests.support.fake_llm import FakeLLMServer, reply
 from tests.support.llm_data import answer
@@ -65,4 +66,23 @@ def test_without_a_base_url_the_embedded_server_runs_for_the_block(fake_server: 
         assert notices == ["x"] and fake_server.started == [EMBEDDED_CONTEXT] and not fake_server.stopped
         assert endpoint.embedded and endpoint.default_model == "smollm2-135m"
         assert endpoint.client().base_url == "http://127.0.0.1:9999/v1" and endpoint.api_key is None
+        assert endpoint.client().timeout_s == EMBEDDED_TIMEOUT_S  # the demo model shares this machine's CPU
     assert fake_server.stopped == [True]
+    with open_endpoint(Settings(llm_base_url=None, llm_timeout_s=5)) as endpoint:
+        assert endpoint.client().timeout_s == 5
+
+
+def test_the_settings_deadline_and_every_configured_secret_reach_the_clients() -> None:
+    qdrant_key = "qdrant-SECRET-0987654321"
+    echo = answer(explanation=f"I was told {KEY} and {qdrant_key}.")
+    with FakeLLMServer([reply(echo)]) as server:
+        settings = Settings(llm_base_url=server.base_url, llm_model="m", llm_api_key=KEY,
+                            qdrant_api_key=qdrant_key, llm_timeout_s=7)
+        with open_endpoint(settings) as endpoint:
+            client = endpoint.client("judge")
+            result = client.chat_json([{"role": "user", "content": "hi"}], {"type": "object"})
+    assert client.timeout_s == 7
+    with open_endpoint(Settings(llm_base_url=server.base_url)) as endpoint:
+        assert endpoint.client().timeout_s == 300  # the client's default, for a 4-8B model on a CPU
+    assert KEY not in result.text and qdrant_key not in result.text and result.text.count(MASK) == 2
+    assert qdrant_key not in repr(endpoint)

@@ -218,3 +218,41 @@ def test_any_text_gives_only_valid_configs_or_llm_output_error(text: str, k: int
     assert parsed.ok == bool(parsed.configs)
     if parsed.format_score == 4:
         assert parsed.raw_valid_json and not parsed.invalid and not parsed.shape_problems
+
+
+# --------------------------------------------------------------------------- decoys before the answer
+
+DECOY = json.dumps({"configs": [{**GOOD, "base_model": "mobilenet_v2"}], "explanation": "a first draft"})
+
+
+@pytest.mark.parametrize(("text", "how"), [
+    (f"First I tried {DECOY}, but on reflection:\n{answer(OTHER)}", "embedded"),
+    (f"<think>Maybe {DECOY}? No, batch 64 is better.</think>\n{answer(OTHER)}", "embedded"),
+    (f"<think>draft:\n```json\n{DECOY}\n```\n</think>\n```json\n{answer(OTHER)}\n```", "fenced"),
+    (f"A draft:\n```json\n{DECOY}\n```\nThe final answer:\n```json\n{answer(OTHER)}\n```", "fenced"),
+    (f"Draft in a fence:\n```json\n{DECOY}\n```\nFinal: {answer(OTHER)}", "embedded"),
+    (f"Okay, the template opened the block. {DECOY} is wrong.</think>{answer(OTHER)}", "embedded"),
+    (f'The format is {{"configs": [...]}}. {answer(OTHER)} Note: {{"lr": "a note"}}', "embedded"),
+])
+def test_the_last_complete_answer_is_parsed_not_a_decoy_before_it(text: str, how: str) -> None:
+    parsed = parse_answer(text, SPACE)
+    assert parsed.configs == [{**OTHER, "epochs": 1}] and parsed.extraction == how
+
+
+def test_thinking_is_never_the_answer() -> None:
+    with pytest.raises(LLMOutputError, match="no JSON object"):
+        parse_answer(f"<think>{DECOY}</think>I could not decide.", SPACE)
+    with pytest.raises(LLMOutputError, match="no JSON object"):
+        parse_answer(f"<think>It could be {DECOY} but the reply was cut o", SPACE)  # cut off while thinking
+
+
+def test_a_cut_off_answer_after_a_complete_decoy_is_salvaged() -> None:
+    cut = answer(OTHER, GOOD)[: len(answer(OTHER)) - 20]
+    parsed = parse_answer(f"Draft: {DECOY}\nFinal: {cut}", SPACE)
+    assert parsed.extraction == "truncated" and parsed.configs == [{**OTHER, "epochs": 1}]
+
+
+def test_a_reply_that_is_whole_json_keeps_think_tags_in_its_strings() -> None:
+    text = answer(GOOD, explanation="I wrote <think>x</think> on purpose.")
+    parsed = parse_answer(text, SPACE)
+    assert parsed.extraction == "strict" and "<think>x</think>" in parsed.explanation

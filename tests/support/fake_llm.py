@@ -25,6 +25,8 @@ class Reply:
     status: int = 200
     body: Any = None  # dict -> JSON; str -> sent as is
     hang_s: float = 0.0  # wait this long (or until the server stops) before answering
+    drip_s: float = 0.0  # send the body one byte at a time, this long apart (a server that never finishes)
+    content_type: str = "application/json"
 
 
 Step = Callable[[dict[str, Any]], Reply]
@@ -54,6 +56,11 @@ def hang(seconds: float) -> Step:
 
 def raw(status: int, text: str) -> Step:
     return lambda _req: Reply(status, text)
+
+
+def drip(text: str, every_s: float) -> Step:
+    """A good answer, sent one byte every `every_s` seconds."""
+    return lambda _req: Reply(200, completion(text), drip_s=every_s)
 
 
 def llama_cpp_like(text: str) -> Step:
@@ -111,13 +118,20 @@ class FakeLLMServer:
             def log_message(self, *args: Any) -> None:  # quiet
                 pass
 
-            def _send(self, status: int, body: Any) -> None:
+            def _send(self, status: int, body: Any, reply: Reply | None = None) -> None:
                 data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", reply.content_type if reply else "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                if not (reply and reply.drip_s):
+                    self.wfile.write(data)
+                    return
+                for i in range(len(data)):
+                    self.wfile.write(data[i:i + 1])
+                    self.wfile.flush()
+                    if fake._stopping.wait(reply.drip_s):
+                        return
 
             def do_GET(self) -> None:  # noqa: N802
                 if self.path.rstrip("/").endswith("/models"):
@@ -134,7 +148,7 @@ class FakeLLMServer:
                 if r.hang_s and fake._stopping.wait(r.hang_s):
                     return
                 try:
-                    self._send(r.status, r.body)
+                    self._send(r.status, r.body, r)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
