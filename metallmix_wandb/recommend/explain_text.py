@@ -61,7 +61,8 @@ def tidy(text: str, max_chars: int | None = None) -> str:
 
 def ask_explanation(llm: ChatText, messages: Sequence[Message], pick: int, config: Mapping[str, Any],
                     max_chars: int | None = None) -> ChatResult:
-    """One plain-text call for the explanation of `config`; `text` is tidied to `max_chars`."""
+    """One plain-text call for the explanation of `config`; `text` is tidied to `max_chars` (else to
+    MAX_REPLY_CHARS: a server that ignores max_tokens must not put megabytes into the record)."""
     max_tokens = max(64, max_chars // 3) if max_chars else 300  # ~4 characters a token, with room to finish
     chat = llm.chat_text(explanation_messages(messages, pick, config), max_tokens=max_tokens)
-    return chat.model_copy(update={"text": tidy(chat.text, max_chars)})
+    return chat.model_copy(update={"text": tidy(chat.text, max_chars or MAX_REPLY_CHARS)})

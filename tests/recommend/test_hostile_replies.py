@@ -14,8 +14,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from metallmix_wandb.cli import main
+from metallmix_wandb.recommend.explain_text import EXPLAIN_REQUEST
 from metallmix_wandb.recommend.record import MAX_STORED_REPLY
-from tests.support.data_block import split_data_block
+from tests.support.data_block import split_data_block, table_rows
 from tests.support.fake_llm import FakeLLMServer, Reply, Step, completion, drip, hang, raw
 from tests.support.recommend_kb import MF
 from tests.support.synthetic import EXPLAIN_PROJECT, OfflineExplainProject, offline_explain_project  # noqa: F401
@@ -133,10 +134,13 @@ ESCAPES = "\x1b[2J\x1b]0;owned\x07\u202e"
 def _explains_with_escapes(req: dict[str, Any]) -> Reply:
     """Picks candidate 1 with an explanation that passes the code check and carries terminal escapes."""
     _, data = split_data_block(req["messages"][1]["content"])
-    first = data["candidates"][0]["config"]
-    said = ", ".join(f"{k} {v}" for k, v in first.items())
+    first = table_rows(data["candidates"])[0]
+    said = ", ".join(f"{k} {v}" for k, v in first.items() if k not in ("id", "percentile", "low", "high",
+                                                                         "train_time_s"))
     explanation = (f"The first candidate uses {said}. {ESCAPES}Its predicted percentile is the best here, and "
                    "the nearby datasets show that this choice works well for scans like these ones.")
+    if req["messages"][-1]["content"] == EXPLAIN_REQUEST:  # the second, plain-text call
+        return Reply(200, completion(explanation))
     return Reply(200, completion(json.dumps({"candidate": 1, "config": None, "explanation": explanation})))
 
 
@@ -144,6 +148,7 @@ def test_terminal_escapes_from_the_llm_never_reach_the_terminal(hostile_kb: Path
     with FakeLLMServer([_explains_with_escapes]) as server:
         shown = _recommend(hostile_kb, server)
         as_json = _recommend(hostile_kb, server, "--json")
+    assert as_json.exit_code == 0, as_json.output[-3000:]
     rec = json.loads(as_json.stdout)["recommendation"]
     assert ESCAPES in rec["llm_explanation"] and rec["explanation_rejected"] is None  # stored as written
     words = " ".join(w for w in shown.output.split() if w != "│")  # the panel's border
