@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 
 import pytest
 from pydantic import SecretStr
@@ -95,13 +94,13 @@ def test_gives_up_on_persistent_5xx_naming_the_url() -> None:
     assert len(server.requests) == 3
 
 
+@pytest.mark.timeout(50)  # two 30 s hangs waited out in full would fail here
 def test_a_hanging_server_times_out() -> None:
     with FakeLLMServer([hang(30)]) as server:
         client = _client(server, timeout_s=0.3, max_retries=1, backoff_s=0.01)
-        start = time.perf_counter()
         with pytest.raises(LLMUnavailableError, match="no answer within 0.3 s"):
             client.chat_json(MESSAGES, SCHEMA)
-    assert time.perf_counter() - start < 5 and len(server.requests) == 2
+    assert len(server.requests) == 2
 
 
 def test_connection_refused_is_unavailable_with_the_url() -> None:
