@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.require import ci_mode, require
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
@@ -23,9 +25,8 @@ def wandb_offline_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """The real MedMNIST files (../shared/data from the repo root); skips when the folder is absent."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"real image data not found at {SHARED_DATA} (see the project README)")
+    """The real MedMNIST files (../shared/data from the repo root); skips when absent (fails under CI=true)."""
+    require(SHARED_DATA.is_dir(), "real image data", f"expected at {SHARED_DATA} (see the project README)")
     return SHARED_DATA
 
 
@@ -33,8 +34,7 @@ def shared_data() -> Path:
 def breastmnist(shared_data: Path) -> Path:
     """../shared/data/breastmnist_28.npz (546/78/156 28x28 ultrasound images, 2 classes)."""
     path = shared_data / "breastmnist_28.npz"
-    if not path.is_file():
-        pytest.skip(f"{path} is missing")
+    require(path.is_file(), "breastmnist_28.npz", f"expected at {path}")
     return path
 
 
@@ -47,3 +47,25 @@ def empty_torch_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     return home
 
+
+
+SLOW_TIMEOUT_S = 1800  # a slow test (training, the real LLM, Launch) gets this instead of pyproject's `timeout`
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A `slow` test without its own `timeout` mark gets SLOW_TIMEOUT_S (pytest-timeout)."""
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT_S))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+    """Under CI=true a skip is a failure, whichever way it was raised (a skip outside tests/support/require
+    would otherwise leave CI green with only a SKIPPED line)."""
+    report: pytest.TestReport = yield
+    if ci_mode() and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"CI=true: a test may not skip in CI: {reason}"
+    return report

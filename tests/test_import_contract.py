@@ -203,8 +203,10 @@ def test_pure_modules_stay_pure() -> None:
     assert not problems, "a pure module must stay pure (move the code to an adapter):\n" + "\n".join(problems)
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="the driver forks one child per module")
 def test_every_module_is_import_light() -> None:
+    from tests.support.require import require  # here: `python tests/test_import_contract.py` runs without it
+
+    require(hasattr(os, "fork"), "os.fork", "the import-report driver forks one child per module")
     report = import_report([m for m in package_modules() if m not in EXEMPT])
     problems = [f"{m}: {r['error']}" if "error" in r else
                 f"{m} imports " + ", ".join(f"{lib} (first at {where})" for lib, where in r["heavy"].items())

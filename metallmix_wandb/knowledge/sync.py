@@ -21,7 +21,7 @@ from metallmix_wandb.knowledge.base import IncrementalSource, RunSource, SourceE
 from metallmix_wandb.knowledge.experiments import MetricNames, to_experiment
 from metallmix_wandb.knowledge.records import Experiment, SkippedRun
 from metallmix_wandb.knowledge.scaling import fit_scaler
-from metallmix_wandb.knowledge.store import ExperimentStore, StoreError
+from metallmix_wandb.knowledge.store import ExperimentStore, StoreError, point_id
 
 
 class SyncReport(BaseModel):
@@ -135,6 +135,7 @@ def sync(
             counts = Counter(s.reason for s in skipped)
             reasons = ", ".join(f"{n} {r}" for r, n in counts.items()) or "no runs found"
             raise NothingToSyncError(f"no usable runs in {source.describe()} ({reasons})")
+        _keep_shap_top3(store, new, stored)
         rescaled = _store(store, new, stored, deleted) if new or deleted else False
         datasets = {d for p, (d, _) in stored.items() if p not in deleted} | {e.dataset for e in new}
         report = SyncReport(
@@ -147,6 +148,20 @@ def sync(
         if isinstance(source, IncrementalSource):
             store.set_watermark(source.watermark_key, _watermark_value(names, source.next_watermark()))
         return report
+
+
+def _keep_shap_top3(store: ExperimentStore, new: list[Experiment], stored: Mapping[str, Any]) -> None:
+    """A re-read run keeps the SHAP top 3 that `explain` wrote into its payload: runs carry none, so
+    `sync --no-explain` would drop it (a plain `sync` rewrites it right after, from the refitted model)."""
+    again = {point_id(e.run_path): e for e in new if not e.shap_top3 and e.run_path in stored}
+    if not again:
+        return
+    with store.session() as client:
+        points = client.retrieve(store.collection, ids=list(again), with_payload=["shap_top3"])
+    for point in points:
+        top = (point.payload or {}).get("shap_top3")
+        if top:
+            again[str(point.id)].shap_top3 = top
 
 
 def _store(store: ExperimentStore, new: list[Experiment], stored: Mapping[str, tuple[str, Mapping[str, Any]]],

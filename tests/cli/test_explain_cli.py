@@ -23,6 +23,18 @@ def _invoke(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def _points(qdrant_path: str) -> dict[str, tuple[dict, list[float]]]:
+    """Every point of the project's collection: id -> (payload, vector), read with the real client."""
+    from metallmix_wandb.knowledge.store import collection_name, open_client
+
+    client = open_client(path=Path(qdrant_path))
+    try:
+        points, _ = client.scroll(collection_name(EXPLAIN_PROJECT), limit=1000, with_payload=True, with_vectors=True)
+    finally:
+        client.close()
+    return {str(p.id): (dict(p.payload or {}), list(p.vector)) for p in points}
+
+
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Offline W&B and the knowledge cache under tmp_path (never the user's cache dir)."""
@@ -42,6 +54,19 @@ def test_sync_runs_explain_and_explain_reruns_it(
     assert f"knowledge cached in {cache_folder(EXPLAIN_PROJECT, env)}" in out
     assert f"artifact metallmix-knowledge-{EXPLAIN_PROJECT}:latest logged from offline run" in out
     assert (cache_folder(EXPLAIN_PROJECT, env) / "digest.md").is_file()
+
+    # A re-sync, with explain or without, leaves every point as it was but for the sync time (SHAP too).
+    first = _points(q)
+    assert len(first) == 24 and all(len(p["shap_top3"]) == 3 for p, _ in first.values())
+    for extra in ([], ["--no-explain"]):
+        code, out = _invoke("sync", "--project", EXPLAIN_PROJECT, "--offline-dir",
+                            str(offline_explain_project.wandb_dir), "--qdrant-path", q, *extra)
+        assert code == 0 and "synced 24" in out, out
+        again = _points(q)
+        assert again.keys() == first.keys()
+        for pid, (payload, vector) in again.items():
+            assert payload.pop("synced_at") >= first[pid][0]["synced_at"]
+            assert payload == {k: v for k, v in first[pid][0].items() if k != "synced_at"} and vector == first[pid][1]
 
     code, out = _invoke("explain", "--project", EXPLAIN_PROJECT, "--qdrant-path", q,
                         "--space", str(offline_explain_project.space_path), "--no-wandb")

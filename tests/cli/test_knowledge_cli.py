@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from metallmix_wandb.cli import main
 from tests.support.fixtures import PROJECT, OfflineProject, offline_project  # noqa: F401
+from tests.support.require import require
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
@@ -45,8 +46,7 @@ def test_sync_then_similar_from_meta_features_json(offline_project: OfflineProje
 
 
 def test_similar_from_a_real_image_dataset(offline_project: OfflineProject, tmp_path: Path) -> None:  # noqa: F811
-    if not (SHARED / "breastmnist_28.npz").exists():
-        pytest.skip(f"real images not found at {SHARED}")
+    require((SHARED / "breastmnist_28.npz").exists(), "real images", f"expected at {SHARED}")
     q = str(tmp_path / "kb")
     assert _invoke("sync", "--project", PROJECT, "--offline-dir", str(offline_project.wandb_dir), "--qdrant-path", q)[0] == 0
     code, out = _invoke("similar", "--project", PROJECT, "--data", str(SHARED / "breastmnist_28.npz"),

@@ -15,6 +15,7 @@ from metallmix_wandb.datasets.images import (
     infer_modality,
     load_image_dataset,
 )
+from tests.support.require import missing
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
@@ -22,7 +23,7 @@ DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 def _real(name: str) -> Path:
     p = DATA / name
     if not p.is_file():
-        pytest.skip(f"real MedMNIST file {p} is absent (expected at ../shared/data from the repo root)")
+        missing(f"real MedMNIST file {p}", "expected at ../shared/data from the repo root")
     return p
 
 

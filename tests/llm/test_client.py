@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 
 import pytest
 from pydantic import SecretStr
@@ -95,6 +94,7 @@ def test_gives_up_on_persistent_5xx_naming_the_url() -> None:
     assert len(server.requests) == 3
 
 
+@pytest.mark.timeout(50)  # a 30 s hang waited out in full, or retried, would fail here
 def test_a_hanging_server_times_out_once_retries_included() -> None:
     with FakeLLMServer([hang(30)]) as server:
         client = _client(server, timeout_s=0.3, max_retries=1, backoff_s=0.01)

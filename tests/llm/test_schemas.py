@@ -10,6 +10,7 @@ from metallmix_wandb.llm.judge import judge_schema
 from metallmix_wandb.llm.messages import describe_space
 from metallmix_wandb.llm.schemas import answer_schema, config_schema
 from tests.support.llm_data import GOOD, space
+from tests.support.require import require_module
 
 
 def test_answer_schema_is_strict_and_bounded() -> None:
@@ -24,7 +25,7 @@ def test_answer_schema_is_strict_and_bounded() -> None:
 
 
 def test_answer_schema_accepts_a_good_answer_and_rejects_a_bad_one() -> None:
-    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema = require_module("jsonschema")
     schema = answer_schema(space(), k=2)
     jsonschema.validate({"configs": [GOOD], "explanation": "x"}, schema)
     for bad in ({"configs": [], "explanation": "x"}, {"configs": [GOOD] * 3, "explanation": "x"},

@@ -37,6 +37,7 @@ from metallmix_wandb.llm.schemas import answer_schema
 from metallmix_wandb.recommend.prompts import recommendation_messages
 from tests.support.llm import local_llm, require_local_llm  # noqa: F401  (session fixture)
 from tests.support.llm_data import META, neighbour, space
+from tests.support.require import require
 
 SPACE = space()
 
@@ -152,10 +153,10 @@ def test_cli_serve_detach_status_and_stop_by_pid(tmp_path) -> None:  # noqa: ANN
     assert "uvicorn" in log.read_text(errors="replace").lower() or log.stat().st_size > 0
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux only")
 def test_the_server_process_dies_with_a_killed_parent(tmp_path: Path) -> None:
     """A parent started the way LocalLLMServer starts its server (same preexec hook), then SIGKILLed: no
     `stop()` runs, yet the child must not outlive it (a long `sleep` stands in for the model server)."""
+    require(sys.platform.startswith("linux"), "Linux", "the parent-death signal is Linux only")
     script = tmp_path / "parent.py"
     script.write_text(
         "import subprocess, sys, time\n"

@@ -17,6 +17,7 @@ from metallmix_wandb.space.search_space import (
 )
 from tests.support.spaces import EVERY_DISTRIBUTION, GOOD, NESTED, SWEEP_YAML, space_of
 from tests.support.sweeps_engine import validate_with_sweeps_engine
+from tests.support.require import require_module
 
 
 # ----------------------------------------------------------------------------- parsing
@@ -218,7 +219,7 @@ def test_to_sweep_parameters_round_trips(space: SearchSpace, every: SearchSpace)
 
 
 def test_sweeps_engine_check(space: SearchSpace) -> None:
-    pytest.importorskip("sweeps")
+    require_module("sweeps")
     assert validate_with_sweeps_engine(space.to_sweep_config()) is True
     with pytest.raises(SearchSpaceError, match="sweeps engine.*min 0.1 is not less than max 0.01"):
         validate_with_sweeps_engine({"method": "random", "parameters": {"lr": {"min": 0.1, "max": 0.01}}})

@@ -11,6 +11,7 @@ import pytest
 
 from metallmix_wandb.space.search_space import SearchSpace
 from tests.support.spaces import GOOD, NESTED, space_of
+from tests.support.require import require_module
 
 
 # ----------------------------------------------------------------------------- JSON Schema
@@ -50,7 +51,7 @@ def test_json_schema_types(space: SearchSpace, every: SearchSpace) -> None:
 
 
 def test_json_schema_agrees_with_validate(space: SearchSpace, every: SearchSpace) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema = require_module("jsonschema")
     for s in (space, every):
         schema = s.json_schema()
         jsonschema.Draft202012Validator.check_schema(schema)

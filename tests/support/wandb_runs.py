@@ -40,13 +40,14 @@ def write_run(
     exit_code: int = 0,
     name: str | None = None,
     job_type: str | None = None,
+    notes: str | None = None,
 ) -> str:
     """One finished (or failed) offline run, in this process; returns its id."""
     import wandb
 
     # dir= explicitly: wandb caches its settings at the first init, so a later WANDB_DIR is ignored.
-    run = wandb.init(project=project, config=config, name=name, job_type=job_type, reinit="create_new",
-                     dir=os.environ.get("WANDB_DIR"))
+    run = wandb.init(project=project, config=config, name=name, job_type=job_type, notes=notes,
+                     reinit="create_new", dir=os.environ.get("WANDB_DIR"))
     for row in history:
         run.log(row)
     for k, v in (summary or {}).items():

@@ -24,6 +24,7 @@ from metallmix_wandb.training.models import (
     set_train_mode,
 )
 from metallmix_wandb.training.loop import to_input
+from tests.support.require import missing
 
 MOBILENET_FILE = "mobilenet_v2-b0353104.pth"
 
@@ -156,7 +157,7 @@ def test_no_weights_file_means_random_init_and_nothing_downloaded(empty_torch_ho
 def test_weights_file_in_torch_home_is_used(empty_torch_home: Path) -> None:
     src = _mobilenet_file()
     if src is None:
-        pytest.skip("MobileNetV2 weights not installed: run scripts/install_offline_weights.py")
+        missing("MobileNetV2 ImageNet weights", "run scripts/install_offline_weights.py")
     dest = empty_torch_home / "hub" / "checkpoints" / MOBILENET_FILE
     shutil.copyfile(src, dest)
     weights = local_weights(resolve_backbone("mobilenet_v2"))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import random
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -24,6 +26,7 @@ from metallmix_wandb.training.offline_sweep import (
     trial_command,
 )
 from metallmix_wandb.training.entrypoint import TrainConfig
+from metallmix_wandb.space.search_space import SearchSpace
 
 REPO = Path(__file__).resolve().parents[2]
 SWEEPS = sorted((REPO / "sweeps").glob("*.yaml"))
@@ -145,19 +148,39 @@ def test_hyperband_from_sweeps_030_stops_a_trial_below_the_band() -> None:
     assert _should_stop(HYPERBAND, done, better) is False
 
 
-def test_bayes_learns_from_finished_and_failed_trials() -> None:
-    cfg = yaml.safe_load((REPO / "sweeps" / "baseline_bayes.yaml").read_text())
-    sweeps = _sweeps()
-    runs = []
-    for i, acc in enumerate([0.6, 0.8, None]):
-        suggestion = sweeps.next_run(cfg, runs, validate=True)
-        params = plain({k: v["value"] for k, v in suggestion.config.items()})
-        trial = Trial(index=i, run_id=f"r{i}", config=params, state="finished" if acc else "failed",
-                      summary={"test/acc": acc} if acc else {}, exit_code=0 if acc else 1)
-        runs.append(_to_sweep_run(trial))
-    nxt = sweeps.next_run(cfg, runs, validate=True)
-    assert set(nxt.config) == set(cfg["parameters"]) and nxt.search_info["predicted_value"] is not None
-    json.dumps(plain({k: v["value"] for k, v in nxt.config.items()}))  # plain JSON for the trial
+OBJECTIVE = """
+import json, os, sys
+x = float(next(a for a in sys.argv if a.startswith("--x=")).split("=")[1])
+ok = x >= 0.2  # the left fifth of the space crashes, as a diverging config does
+summary = {"test/acc": 1.0 - (x - 0.7) ** 2} if ok else {}
+result = {"status": "finished" if ok else "failed", "summary": summary, "error": None if ok else "diverged",
+          "history": [{"epoch": 0, "val/acc": summary.get("test/acc", 0.0)}]}
+open(os.environ["METALLMIX_RESULT_PATH"], "w").write(json.dumps(result))
+sys.exit(0 if ok else 1)
+"""
+
+
+def test_bayes_learns_from_finished_and_failed_trials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Our driver feeds every finished and failed trial back to W&B's bayes engine: on a 1-D objective
+    (best at x=0.7, x<0.2 fails) its later trials close in on the optimum and avoid the failing region.
+    With no history passed back, bayes samples at random (seeded): these assertions fail (checked)."""
+    from metallmix_wandb.training.offline_sweep import run_offline_sweep
+
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    (tmp_path / "objective.py").write_text(OBJECTIVE)
+    sweep = tmp_path / "bayes.yaml"
+    sweep.write_text(yaml.safe_dump({
+        "method": "bayes", "metric": {"name": "test/acc", "goal": "maximize"},
+        "command": ["${env}", "python", str(tmp_path / "objective.py"), "${args}"],
+        "parameters": {"x": {"min": 0.0, "max": 1.0}}}))
+    report = run_offline_sweep(sweep, count=10, seed=1, poll_s=0.05)
+    xs = [t.config["x"] for t in report.trials]
+    states = [t.state for t in report.trials]
+    assert len(xs) == 10 and all(0.0 <= x <= 1.0 for x in xs) and len(set(xs)) == 10
+    assert "failed" in states and "finished" in states
+    assert all(isinstance(x, float) for x in xs)  # plain Python floats, not numpy (the trial's JSON)
+    assert all(abs(x - 0.7) < 0.15 for x in xs[-4:]), xs  # the last trials close in on the optimum
+    assert all(x >= 0.2 for x in xs[-4:]), xs
 
 
 # --------------------------------------------------------------------------- a real offline sweep
@@ -181,6 +204,17 @@ def test_smoke_sweep_makes_real_offline_runs(wandb_offline_env: Path, breastmnis
         assert Path(r["config"]["dataset"]).resolve() == breastmnist.resolve() and r["config"]["epochs"] == 1
         assert r["config"]["meta/modality"] == "US" and len(r["history"]) == 1
         assert 0.0 <= r["summary"]["test/acc"] <= 1.0
+
+    # Each trial ran the sweep engine's draw (random search, seed 0: replayed here) and lies in the space.
+    cfg = load_sweep_config(smoke, {"dataset": str(breastmnist)})
+    random.seed(0)
+    np.random.seed(0)
+    draws = [plain({k: v["value"] for k, v in _sweeps().next_run(cfg, [], validate=True).config.items()})
+             for _ in results]
+    space = SearchSpace.from_yaml(smoke).without("dataset")
+    ran = [{k: r["config"][k] for k in space.params} for r in results]  # results: in run-id order
+    assert sorted(map(str, ran)) == sorted(str({k: d[k] for k in space.params}) for d in draws)
+    assert all(space.validate_config(c).ok for c in ran) and ran[0] != ran[1]
 
     # What sync reads: the runs with their group, history and meta-features.
     from metallmix_wandb.knowledge.runs_offline import OfflineRunSource

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -96,11 +95,10 @@ def test_a_queued_trial_sees_its_run_go_running_then_end(wandb_backend: Backend,
     assert wandb_backend.count("RunFullHistory") == 1 and wandb_backend.count("RunParquetHistory") == 0
 
 
+@pytest.mark.timeout(120)  # a runner that ignores its 1 s timeout hangs: pytest-timeout fails it
 def test_a_trial_no_agent_starts_times_out(wandb_backend: Backend, tmp_path: Path) -> None:
     queue = _world(wandb_backend)
-    start = time.perf_counter()
     result = _runner(tmp_path, timeout_s=1.0)(dict(CONFIG))
-    assert time.perf_counter() - start < 15
     assert result.status == "crashed" and "not finished after 1 s" in result.error and "queued" in result.error
     assert len(queue.items) == 1 and wandb_backend.unknown == []
 
