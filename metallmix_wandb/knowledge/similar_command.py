@@ -18,6 +18,7 @@ from rich.text import Text
 
 from metallmix_wandb.cli.app import fail
 from metallmix_wandb.numbers import fixed, short
+from metallmix_wandb.safe_text import for_terminal
 
 if TYPE_CHECKING:
     from metallmix_wandb.knowledge.records import MetaValue, Neighbour
@@ -51,17 +52,19 @@ def similar_command(settings: Settings, *, data: Path | None, meta_json: Path | 
 
 def _print_neighbours(meta: dict[str, MetaValue], hits: Sequence[Neighbour], metric: str) -> None:
     console = Console()
-    console.print("meta-features: " + ", ".join(f"{k}={short(v)}" for k, v in meta.items()))
+    # Run and user text is data: Text() keeps "[bold]..." from being read as markup, for_terminal strips
+    # escape sequences and bidi controls.
+    console.print(Text(for_terminal("meta-features: " + ", ".join(f"{k}={short(v)}" for k, v in meta.items()))))
     # Keys with one value across all hits go in the caption once; the rows show what differs.
     keys = sorted({k for h in hits for k in h.experiment.config})
     varying = [k for k in keys if len({repr(h.experiment.config.get(k)) for h in hits}) > 1]
     same = {k: hits[0].experiment.config.get(k) for k in keys if k not in varying} if hits else {}
     table = Table("#", "dataset", "distance", metric, "config", title=f"{len(hits)} nearest experiments",
-                  caption=Text("all: " + ", ".join(f"{k}={v}" for k, v in same.items())) if same else None)
+                  caption=Text(for_terminal("all: " + ", ".join(f"{k}={v}" for k, v in same.items())))
+                  if same else None)
     for i, h in enumerate(hits, 1):
         e = h.experiment
         cfg = ", ".join(f"{k}={e.config.get(k)}" for k in varying)
-        # Run text is data: Text() keeps a run named "[bold]..." from being read as markup.
-        table.add_row(str(i), Text(e.dataset_name or e.dataset), f"{h.distance:.3f}",
-                      fixed(e.summary.get(metric)), Text(cfg))
+        table.add_row(str(i), Text(for_terminal(e.dataset_name or e.dataset)), f"{h.distance:.3f}",
+                      fixed(e.summary.get(metric)), Text(for_terminal(cfg)))
     console.print(table)

@@ -43,6 +43,9 @@ def test_sync_then_similar_from_meta_features_json(offline_project: OfflineProje
     code, out = _invoke("similar", "--project", PROJECT, "--meta-features", str(mf), "--qdrant-path", q,
                         "--exclude-dataset", "big_ct", "--json")  # the short name works too
     assert code == 0 and "/data/big_ct.npz" not in [n["dataset"] for n in json.loads(out)["neighbours"]]
+    mf.write_text(json.dumps({"n_instances": 48_000, "n_classes": 11, "site": "A\x1b[2J\x1b]0;owned\x07\u202eB"}))
+    code, out = _invoke("similar", "--project", PROJECT, "--meta-features", str(mf), "--qdrant-path", q)
+    assert code == 0 and "site=A" in out and not any(c in out for c in ("\x1b", "\x07", "\u202e"))
 
 
 def test_similar_from_a_real_image_dataset(offline_project: OfflineProject, tmp_path: Path) -> None:  # noqa: F811
