@@ -154,8 +154,9 @@ def _score(value: Any) -> float | None:
 
 
 def parse_judge_scores(text: Any) -> JudgeScores:
-    """Scores from a judge reply (keys matched case-insensitively); LLMOutputError if it has none."""
-    obj, _ = extract_json(text)
+    """Scores from a judge reply (keys matched case-insensitively); LLMOutputError if it has none. The
+    scores are the last object with a criterion's key: a reasoning model's draft before them is skipped."""
+    obj, _ = extract_json(text, prefer=CRITERIA)
     if not isinstance(obj, dict):
         raise LLMOutputError("the judge reply is not a JSON object of scores")
     lowered = {str(k).strip().lower(): v for k, v in obj.items()}

@@ -117,3 +117,11 @@ def test_judge_repeats_and_averages_with_seeds() -> None:
     one = ScriptedClient(replies[0])
     judge(one, [{"role": "user", "content": "judge"}], repeats=1)
     assert one.requests[0]["temperature"] == 0.0
+
+
+def test_the_scores_are_the_answer_not_a_draft_or_an_object_after_them() -> None:
+    text = ('<think>{"format": 0, "accuracy": 0}</think> The candidate {"learning_rate": 0.001} looks fine.\n'
+            '{"format": 4, "accuracy": 3, "completeness": 2, "conciseness": 1, "fluency": 4}\n'
+            'Context: {"note": "graded on the evidence"}')
+    s = parse_judge_scores(text)
+    assert (s.format, s.accuracy, s.completeness, s.conciseness, s.fluency) == (4, 3, 2, 1, 4)
