@@ -28,7 +28,7 @@ from benchmarks.recommend_bench import PROJECT, build  # noqa: E402
 def run_at_once(n: int, env: dict[str, str], mf: Path) -> list[tuple[int, float, str]]:
     """(exit code, seconds, last stderr line) of each of `n` processes started together."""
     cmd = [sys.executable, "-m", "metallmix_wandb.cli", "recommend", "--project", PROJECT, "--meta-features",
-           str(mf), "--no-llm", "--no-log", "--json"]
+           str(mf), "--no-llm", "--evidence", "--no-log", "--json"]
     start = time.perf_counter()
     procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
              for _ in range(n)]

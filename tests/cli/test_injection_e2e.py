@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from metallmix_wandb.cli import main
 from metallmix_wandb.knowledge.store import collection_name, open_client
 from metallmix_wandb.llm.messages import DATA_CLOSE, DATA_OPEN, DATA_RULE, encode_data
-from tests.support.data_block import split_data_block
+from tests.support.data_block import split_data_block, table_rows
 from tests.support.fake_llm import FakeLLMServer, reply
 from tests.support.recommend_kb import MF, kb, offline_explain_project  # noqa: F401
 from tests.support.synthetic import EXPLAIN_PROJECT
@@ -98,10 +98,10 @@ def test_hostile_run_text_reaches_the_llm_only_as_data(kb: dict, tmp_path: Path,
         assert split_data_block(user["content"])[1] is not None
     recommend_data = split_data_block(server.requests[0]["messages"][-1]["content"])[1]
     assert recommend_data["new_dataset"]["meta_features"]["modality"] == "other"  # an unknown modality
-    neighbours = [e for e in recommend_data["past_experiments"] if e["dataset"] == DATASET]
-    assert {e["run"] for e in neighbours} == {NAME}
-    assert {e["config"]["base_model"] for e in neighbours} == {"resnet50", CONFIG}
+    neighbours = [e for e in table_rows(recommend_data["past_experiments"]) if e["dataset"] == DATASET]
+    assert {e["base_model"] for e in neighbours} == {"resnet50", CONFIG}
     # The meta-feature string: the query's is mapped to "other", a past run's is only embedded (no prompt
-    # shows it); the notes: sync reads them but stores none. The hostile text the prompts hold is data.
-    assert seen == {NAME, DATASET, CONFIG}
+    # shows it); the notes: sync reads them but stores none; run names: the compact evidence table has
+    # none. The hostile text the prompts hold is data.
+    assert seen == {DATASET, CONFIG}
     assert not any("PWN-NOTES" in m["content"] for r in server.requests for m in r["messages"])

@@ -55,7 +55,7 @@ def kb(built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def _run(command: str, kb: Path, project: OfflineExplainProject) -> Result:  # noqa: F811
     args = {"similar": ["similar", "--meta-features", str(kb / "mf.json")],
-            "recommend": ["recommend", "--meta-features", str(kb / "mf.json"), "--no-llm", "--no-log"],
+            "recommend": ["recommend", "--meta-features", str(kb / "mf.json"), "--no-llm", "--evidence", "--no-log"],
             "sync": ["sync", "--offline-dir", str(project.wandb_dir), "--no-explain"]}[command]
     (kb / "mf.json").write_text(json.dumps(MF))
     return CliRunner().invoke(main, [*args, "--project", EXPLAIN_PROJECT])
@@ -153,7 +153,7 @@ def test_concurrent_recommends_all_answer(built: Path) -> None:
            "METALLMIX_QDRANT_PATH": str(built / "q")}
     env.pop("METALLMIX_LLM_BASE_URL", None)
     cmd = [sys.executable, "-m", "metallmix_wandb.cli", "recommend", "--project", EXPLAIN_PROJECT,
-           "--meta-features", str(built / "mf.json"), "--no-llm", "--no-log", "--json"]
+           "--meta-features", str(built / "mf.json"), "--no-llm", "--evidence", "--no-log", "--json"]
     procs = [subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(6)]
     results = [(p.communicate(timeout=600), p.returncode) for p in procs]
