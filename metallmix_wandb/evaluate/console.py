@@ -10,6 +10,7 @@ from typing import Any
 
 from metallmix_wandb.evaluate.records import EvaluationReport, MethodResult, dataset_ranks
 from metallmix_wandb.numbers import finite_or_none, fixed
+from metallmix_wandb.safe_text import for_terminal
 
 JUDGE_SHORT = {"completeness": "Comp", "fluency": "Flu", "conciseness": "Conc", "accuracy": "Cons", "format": "Form"}
 """The paper's column names; its "consistency" is our judge's accuracy-to-evidence criterion."""
@@ -59,7 +60,7 @@ def print_summary(console: Any, report: EvaluationReport) -> None:
                   "R.T: time to an answer, incl. the training a search needs; T.T: training time of the chosen "
                   "config; Valid: LLM answers valid before repair; Judge: mean judge score (0-4).", style="dim")
     for note in report.notes:
-        console.print(f"Note: {note}.", style="dim")
+        console.print(Text(for_terminal(f"Note: {note}."), style="dim"))
 
 
 def print_per_dataset(console: Any, report: EvaluationReport) -> None:
@@ -71,7 +72,7 @@ def print_per_dataset(console: Any, report: EvaluationReport) -> None:
     for r in report.results:
         cells[r.dataset_name][r.method].append(r)
     for dataset, methods in cells.items():
-        table = Table(title=dataset, title_justify="left")
+        table = Table(title=Text(for_terminal(dataset)), title_justify="left")
         judged = any(r.judge for rs in methods.values() for r in rs)
         for col in ("Method", "Sel. config", report.metric, "Pctl", "R.T", "T.T",
                     *(JUDGE_SHORT.values() if judged else ()), "Rank"):
@@ -82,7 +83,7 @@ def print_per_dataset(console: Any, report: EvaluationReport) -> None:
             first = rs[0]
             judge = [_f(_mean([r.judge.get(c) for r in rs]), ".1f") for c in JUDGE_SHORT] if judged else []
             note = "" if all(r.ok for r in rs) else " (failed)"
-            table.add_row(Text(method + note), Text(_config(first.config) + (" …" if len(rs) > 1 else "")),
+            table.add_row(Text(method + note), Text(for_terminal(_config(first.config)) + (" …" if len(rs) > 1 else "")),
                           _f(_mean([r.metric for r in rs]), ".4g"), _f(_mean([r.percentile for r in rs])),
                           _secs(_mean([r.response_s for r in rs])), _secs(_mean([r.train_time_s for r in rs])),
                           *judge, _f(ranks[(method, first.dataset)], ".1f"))
@@ -113,9 +114,11 @@ def print_curves(console: Any, report: EvaluationReport) -> None:
 
 def print_held_out(console: Any, report: EvaluationReport) -> None:
     """One held-out dataset in lookup mode: each pick's rank in its full table and what it cost."""
+    from rich.text import Text
+
     from metallmix_wandb.evaluate.held_out import held_out, held_out_lines
 
     statement = held_out(report)
     if statement is not None:
         for line in held_out_lines(statement):
-            console.print(line, highlight=False, soft_wrap=True)
+            console.print(Text(for_terminal(line)), highlight=False, soft_wrap=True)

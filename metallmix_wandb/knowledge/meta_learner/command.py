@@ -14,6 +14,7 @@ from rich.markdown import Markdown
 from rich.text import Text
 
 from metallmix_wandb.cli.app import fail
+from metallmix_wandb.safe_text import for_terminal
 
 if TYPE_CHECKING:
     from metallmix_wandb.knowledge.meta_learner.explain import KnowledgeReport
@@ -59,7 +60,7 @@ def explain_after_sync(console: Console, settings: Settings, space_yaml: Path | 
         with ExperimentStore.from_settings(settings) as store:
             knowledge = run_explain(store, settings, space=space)
     except (StoreError, MetaLearnerError) as exc:
-        console.print(Text.assemble(("meta-learner knowledge not updated: ", "yellow"), str(exc)))
+        console.print(Text.assemble(("meta-learner knowledge not updated: ", "yellow"), for_terminal(str(exc))))
         return
     print_knowledge(knowledge)
 
@@ -86,4 +87,4 @@ def print_knowledge(report: KnowledgeReport, show_digest: bool = False) -> None:
         where = "offline run" if report.wandb_mode == "offline" else "run"
         err.print(Text(f"artifact {report.artifact} logged from {where} {report.wandb_run}"))
     if show_digest:
-        Console().print(Markdown(report.digest))
+        Console().print(Markdown(for_terminal(report.digest)))  # parameter names and values are run text
