@@ -26,6 +26,8 @@ from metallmix_wandb.training.launch_spec import DEFAULT_JOB_NAME, build_launch_
 
 WIDE = 0.5
 """An ~80% interval wider than half the percentile scale says little about where the config will land."""
+MIN_DATASETS = 5
+"""Leave-one-dataset-out over fewer datasets measures little: 2 folds can show Spearman 0.94 by luck."""
 REASONS = 3
 DATA_PLACEHOLDER = "PATH/TO/DATA"
 
@@ -62,6 +64,9 @@ def caveat_of(predicted: ScoredConfig, quality: LodoQuality) -> str | None:
     if quality.spearman is not None and quality.spearman <= 0:
         return f"not reliable yet: on held-out datasets the meta-learner ranked configs no better than chance " \
                f"(Spearman {quality.spearman:+.2f}; {counts})"
+    if quality.datasets < MIN_DATASETS:
+        return f"too few runs to be confident: {counts}, so its held-out quality rests on {quality.datasets} " \
+               f"dataset{'s' if quality.datasets != 1 else ''}"
     if predicted.high - predicted.low > WIDE:
         return f"too few runs to be confident: {counts}"
     return None

@@ -60,6 +60,9 @@ def test_an_unmeasured_or_chance_level_meta_learner_is_not_trusted_even_with_a_n
     one = LodoQuality(measured=False, runs=6, datasets=1)
     assert advise(rec(0.95, 0.9, 1.0), one, summary(), SPACE, project="p").caveat.startswith(
         "too few runs to be confident: 6 runs over 1 dataset,")
+    two = LodoQuality(measured=True, runs=12, datasets=2, spearman=0.94)  # the demo's image sweep
+    assert advise(rec(0.99, 0.9, 1.0), two, summary(), SPACE, project="p").caveat == (
+        "too few runs to be confident: 12 runs over 2 datasets, so its held-out quality rests on 2 datasets")
     chance = MEASURED.model_copy(update={"spearman": -0.25})
     advice = advise(rec(0.95, 0.9, 1.0), chance, summary(), SPACE, project="p")
     assert not advice.confident and "no better than chance (Spearman -0.25; 240 runs over 12 datasets)" in advice.caveat
