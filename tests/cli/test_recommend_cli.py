@@ -67,7 +67,8 @@ def test_no_llm_json_is_complete_and_the_text_says_what_to_do(kb: dict) -> None:
     assert set(rec) == set(Recommendation.model_fields) and set(advice) == set(Advice.model_fields)
     assert data["evidence_read"] is False and rec["evidence"] == []  # Qdrant is not opened without --evidence
     assert advice["top_percent"] == top_percent(rec["predicted"]["score"]) and len(advice["reasons"]) == 3
-    assert advice["caveat"] == "too few runs to be confident: 24 runs over 4 datasets"  # 6 runs a dataset
+    assert advice["caveat"] == ("too few runs to be confident: 24 runs over 4 datasets, so its held-out quality "
+                                "rests on 4 datasets")  # 6 runs a dataset, 4 held out
     assert set(advice["commands"]) == {"train_here", "log_dataset", "enqueue"}
 
     text = CliRunner().invoke(main, ["recommend", "--project", EXPLAIN_PROJECT, "--meta-features", str(kb["mf"]),
