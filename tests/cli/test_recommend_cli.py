@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from metallmix_wandb.knowledge.runs_offline import find_run_dirs, parse_run_dir
 from metallmix_wandb.cli import main
 from metallmix_wandb.space.search_space import SearchSpace
 from metallmix_wandb.recommend.advice import Advice, top_percent
@@ -20,9 +19,8 @@ from metallmix_wandb.recommend.candidates import TIE
 from metallmix_wandb.recommend.record import Recommendation
 from tests.support.data_block import split_data_block, table_rows
 from tests.support.fake_llm import FakeLLMServer, Reply, completion, llama_cpp_like, reply
-from tests.support.recommend_kb import kb, offline_explain_project  # noqa: F401
+from tests.support.recommend_kb import kb, logged_runs, offline_explain_project  # noqa: F401
 from tests.support.synthetic import EXPLAIN_PROJECT
-from tests.support.wandb_runs import wait_for_exit_record
 
 def _recommend(kb: dict, *extra: str) -> tuple[int, str, dict | None]:
     result = CliRunner().invoke(main, ["recommend", "--project", EXPLAIN_PROJECT, "--meta-features", str(kb["mf"]),
@@ -32,16 +30,6 @@ def _recommend(kb: dict, *extra: str) -> tuple[int, str, dict | None]:
     except ValueError:
         return result.exit_code, result.output, None
 
-
-def _logged(kb: dict) -> list:
-    """The recommendation runs, read once wandb-core has written their exit record (it lands
-    shortly after `finish()` returns)."""
-    if not kb["runs"].exists():
-        return []
-    dirs = find_run_dirs(kb["runs"])
-    for d in dirs:
-        wait_for_exit_record(d)
-    return [parse_run_dir(d) for d in dirs]
 
 
 def _answer(*configs: dict, explanation: str = "lr 1e-3 helps per SHAP") -> str:
@@ -54,7 +42,7 @@ def test_no_llm_returns_the_meta_learner_best_and_logs_it(kb: dict) -> None:
     rec = data["recommendation"]
     assert rec["source"] == "meta-learner" and kb["space"].without("dataset").validate_config(rec["config"]).ok
     assert len(rec["evidence"]) == 8 and rec["timings"]["total_s"] > 0
-    (run,) = _logged(kb)
+    (run,) = logged_runs(kb)
     assert run.job_type == "recommendation" and run.state == "finished"
     assert run.config["recommended"] == rec["config"] and run.summary["predicted/score"] == rec["predicted"]["score"]
     assert (Path(run.path) / "files" / "recommendation.json").is_file()
@@ -95,7 +83,7 @@ def test_llm_candidates_are_ranked_by_the_meta_learner(kb: dict) -> None:
     assert rec["config"]["learning_rate"] == 0.001 and rec["config"]["epochs"] == 10
     assert rec["judge_scores"]["accuracy"] == 3.0 and rec["raw_valid"] is True
     assert all(h.get("authorization") == "Bearer sk-secret-123" for h in server.headers)
-    (run,) = _logged(kb)
+    (run,) = logged_runs(kb)
     assert "sk-secret-123" not in Path(run.path).joinpath("files", "recommendation.json").read_text()
     assert "sk-secret-123" not in json.dumps(run.config) and "sk-secret-123" not in out
 
@@ -111,7 +99,7 @@ def test_invalid_llm_answers_are_never_logged(kb: dict, bad: str) -> None:
                                      "--queue", "gpu", "--candidates", "1")
         assert len(server.requests) == 2  # the answer and one repair
     assert code == 2 and "Nothing was logged or enqueued" in out and data is None
-    assert _logged(kb) == [] and not list(kb["runs"].parent.rglob("*.launch.json"))
+    assert logged_runs(kb) == [] and not list(kb["runs"].parent.rglob("*.launch.json"))
 
 
 def test_fallback_to_the_meta_learner_is_flagged(kb: dict) -> None:
@@ -126,7 +114,7 @@ def test_fallback_to_the_meta_learner_is_flagged(kb: dict) -> None:
 
 def test_unreachable_llm_is_a_clear_error(kb: dict) -> None:
     code, out, _ = _recommend(kb, "--base-url", "http://127.0.0.1:9/v1", "--model", "m")
-    assert code == 2 and "127.0.0.1:9" in out and _logged(kb) == []
+    assert code == 2 and "127.0.0.1:9" in out and logged_runs(kb) == []
 
 
 def test_queue_without_a_server_keeps_a_valid_spec(kb: dict) -> None:
@@ -141,7 +129,7 @@ def test_queue_without_a_server_keeps_a_valid_spec(kb: dict) -> None:
 
 def test_judge_rescoring_a_logged_recommendation(kb: dict) -> None:
     assert _recommend(kb, "--no-llm")[0] == 0
-    (run,) = _logged(kb)
+    (run,) = logged_runs(kb)
     judge = json.dumps({"format": 2, "accuracy": 1, "completeness": 2, "conciseness": 3, "fluency": 3})
     with FakeLLMServer([reply(judge)]) as server:
         result = CliRunner().invoke(main, ["judge", run.path, "--project", EXPLAIN_PROJECT, "--base-url",

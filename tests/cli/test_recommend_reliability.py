@@ -11,11 +11,9 @@ import yaml
 from click.testing import CliRunner
 
 from metallmix_wandb.cli import main
-from metallmix_wandb.knowledge.runs_offline import find_run_dirs, parse_run_dir
 from tests.support.fake_llm import FakeLLMServer, fail, llama_cpp_like
-from tests.support.recommend_kb import kb, offline_explain_project  # noqa: F401
+from tests.support.recommend_kb import kb, logged_runs, offline_explain_project  # noqa: F401
 from tests.support.synthetic import EXPLAIN_PROJECT
-from tests.support.wandb_runs import wait_for_exit_record
 
 
 def _recommend(kb: dict, *extra: str) -> tuple[int, str, dict | None]:
@@ -26,14 +24,6 @@ def _recommend(kb: dict, *extra: str) -> tuple[int, str, dict | None]:
     except ValueError:
         return result.exit_code, result.output, None
 
-
-def _logged(kb: dict) -> list:
-    if not kb["runs"].exists():
-        return []
-    dirs = find_run_dirs(kb["runs"])
-    for d in dirs:
-        wait_for_exit_record(d)
-    return [parse_run_dir(d) for d in dirs]
 
 
 def test_a_space_with_parameters_the_meta_learner_never_saw_is_refused(kb: dict, tmp_path: Path) -> None:
@@ -46,7 +36,7 @@ def test_a_space_with_parameters_the_meta_learner_never_saw_is_refused(kb: dict,
     assert code == 2 and data is None, out
     line = " ".join(out.split())
     assert "never saw" in line and "warmup_steps" in line and "label_smoothing" in line
-    assert _logged(kb) == []
+    assert logged_runs(kb) == []
 
 
 def test_the_stored_space_itself_is_accepted(kb: dict, tmp_path: Path) -> None:
@@ -70,5 +60,5 @@ def test_a_judge_outage_keeps_the_valid_answer_and_marks_the_scores_missing(kb: 
     assert rec["source"] == "llm" and rec["config"]["learning_rate"] == 0.001
     assert rec["judge_scores"] == {} and "judge is down" in rec["judge_error"]
     assert any("judge" in w and "unavailable" in w for w in rec["warnings"])
-    (run,) = _logged(kb)
+    (run,) = logged_runs(kb)
     assert run.config["recommended"] == rec["config"] and "judge is down" in run.summary["judge_error"]

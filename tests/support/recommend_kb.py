@@ -9,9 +9,11 @@ import pytest
 from click.testing import CliRunner
 
 from metallmix_wandb.cli import main
+from metallmix_wandb.knowledge.records import RawRun
+from metallmix_wandb.knowledge.runs_offline import find_run_dirs, parse_run_dir
 from metallmix_wandb.space.search_space import SearchSpace
 from tests.support.synthetic import EXPLAIN_PROJECT, OfflineExplainProject, offline_explain_project  # noqa: F401
-from tests.support.wandb_runs import offline_env
+from tests.support.wandb_runs import offline_env, wait_for_exit_record
 
 MF = {"n_instances": 3000, "n_classes": 4, "modality": "CT", "imbalance_ratio": 2.0}
 
@@ -35,3 +37,14 @@ def kb(offline_explain_project: OfflineExplainProject, tmp_path: Path, monkeypat
     return {"runs": runs, "mf": mf, "space": SearchSpace.from_yaml(offline_explain_project.space_path)}
 
 
+
+
+def logged_runs(kb: dict) -> list[RawRun]:
+    """The recommendation runs `kb`'s commands logged, read once wandb-core has written their exit
+    record (it lands shortly after `finish()` returns)."""
+    if not kb["runs"].exists():
+        return []
+    dirs = find_run_dirs(kb["runs"])
+    for d in dirs:
+        wait_for_exit_record(d)
+    return [parse_run_dir(d) for d in dirs]
