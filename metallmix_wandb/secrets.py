@@ -10,8 +10,10 @@ Tested in tests/test_secrets.py and through the commands (tests/cli/test_secrets
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from pydantic import SecretStr
+if TYPE_CHECKING:  # pydantic is imported when `redact` runs: cli/app.py reads MASK, and `--help` needs no pydantic
+    from pydantic import SecretStr
 
 MASK = "**********"
 MIN_SECRET_LEN = 4
@@ -20,6 +22,8 @@ MIN_SECRET_LEN = 4
 
 def redact(text: str, secrets: Iterable[SecretStr | str | None]) -> str:
     """`text` with every occurrence of each secret (4 characters or more) replaced by MASK."""
+    from pydantic import SecretStr
+
     values = [s.get_secret_value() if isinstance(s, SecretStr) else s for s in secrets]
     for value in sorted((v for v in values if v and len(v) >= MIN_SECRET_LEN), key=len, reverse=True):
         text = text.replace(value, MASK)
