@@ -19,7 +19,7 @@ from tests.support.recommend_kb import kb, offline_explain_project  # noqa: F401
 from tests.support.synthetic import EXPLAIN_PROJECT
 
 ROOT = Path(__file__).resolve().parents[3]
-NOT_ON_THE_LIGHT_PATH = ("sklearn", "scipy.stats", "pandas", "qdrant_client", "shap", "wandb", "torch", "openai")
+NOT_ON_THE_LIGHT_PATH = ("sklearn", "scipy.stats", "scipy.special", "xgboost.sklearn", "pandas", "qdrant_client", "shap", "wandb", "torch", "openai")
 
 RUN = """
 import contextlib, io, json, sys
