@@ -7,6 +7,7 @@ Tested through the command (tests/cli/test_recommend_cli.py, tests/recommend/tes
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -49,11 +50,34 @@ def llm_clients(settings: Settings, use_llm: bool, err: Console) -> Iterator[LLM
         yield LLMClients(llm, judge, model, judge_model, endpoint.server)
 
 
+class StderrConsole:
+    """rich's stderr Console, made on first use: rich takes ~50 ms to import, and a `recommend --json`
+    that goes well writes nothing to stderr."""
+
+    def __init__(self) -> None:
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=True)
+        return getattr(self._console, name)
+
+
+@contextlib.contextmanager
+def progress(err: Console, message: str) -> Iterator[Callable[[str], None]]:
+    """rich's spinner and its step updates at a terminal; elsewhere (a pipe, a file) it would draw
+    nothing, so none is made and rich's live display is not imported."""
+    if not sys.stderr.isatty():
+        yield lambda _: None
+        return
+    with err.status(message) as status:
+        yield status.update
+
+
 def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> None:
     """`recommend` with the click options `opts`; `open_store(settings)` opens the project's collection."""
-    from rich.console import Console
-    from rich.text import Text
-
     from metallmix_wandb.knowledge.meta_learner.artifact import KnowledgeError, load_knowledge
     from metallmix_wandb.cli.options import new_dataset_meta
     from metallmix_wandb.knowledge.similar import exclusion_keys
@@ -66,7 +90,7 @@ def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> Non
     from metallmix_wandb.settings import load_settings
     from metallmix_wandb.space.search_space import SearchSpace, SearchSpaceError
 
-    err = Console(stderr=True)
+    err: Console = StderrConsole()  # type: ignore[assignment]  # a Console, made on first use
     settings = load_settings(project=opts["project"], entity=opts["entity"], qdrant_path=opts["qdrant_path"],
                              qdrant_url=opts["qdrant_url"], top_k=opts["top_k"], llm_model=opts["model"],
                              llm_base_url=opts["base_url"], llm_api_key=opts["api_key"], judge_model=opts["judge_model"],
@@ -98,15 +122,17 @@ def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> Non
     try:
         with (open_store(settings) if reads_store else contextlib.nullcontext()) as store, \
                 llm_clients(settings, req.use_llm, err) as clients, \
-                err.status("recommending") as status:
+                progress(err, "recommending") as on_step:
             logged_from = clients.server.log_size() if clients.server else 0
             rec = recommend(meta, space, store, knowledge, req, clients.llm, clients.judge,
-                            (clients.model, clients.judge_model), on_step=status.update)
+                            (clients.model, clients.judge_model), on_step=on_step)
             if clients.server:  # the embedded server's own prompt / generation speed (tokens per second)
                 rec.timings.update(clients.server.speed_since(logged_from))
     except llm_errors as exc:
         if req.fallback != "meta-learner":
             fail(f"{exc}. Nothing was logged or enqueued (use --fallback meta-learner or --no-llm).")
+        from rich.text import Text
+
         err.print(Text(f"LLM unavailable ({for_terminal(str(exc))}); falling back to the meta-learner.",
                        style="yellow"))
         try:

@@ -1,5 +1,7 @@
 """After a recommendation exists: log it, launch it, show it. Only validated configs get here.
 
+rich is imported by the functions that print (~50 ms): `recommend --json` prints JSON only.
+
 Tested through the command (tests/cli/test_recommend_cli.py).
 """
 
@@ -11,10 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.panel import Panel
-from rich.table import Table
-from rich.text import Text
 
 from metallmix_wandb.numbers import fixed
 from metallmix_wandb.recommend.advice import Advice, advise
@@ -23,6 +21,8 @@ from metallmix_wandb.safe_text import terminal_safe
 from metallmix_wandb.space.search_space import SearchSpace
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from metallmix_wandb.knowledge.meta_learner.artifact import Knowledge
 
 
@@ -52,12 +52,16 @@ def deliver(rec: Recommendation, space: SearchSpace, settings: Any, opts: dict[s
             logged = log_recommendation(rec, project=settings.project, entity=settings.entity)
             out["wandb_run"] = logged.model_dump()
         except Exception as exc:  # logging must not lose the answer: say so and go on
+            from rich.text import Text
+
             err.print(Text(f"W&B run not logged: {type(exc).__name__}: {exc}", style="yellow"))
     if opts.get("queue") or opts.get("run_local"):
         out["launch"] = _launch(rec, space, settings, opts, logged, err)
     if opts.get("as_json"):
         click.echo(json.dumps(out, indent=2, default=str))
     else:
+        from rich.console import Console
+
         shown = Recommendation.model_validate(terminal_safe(rec.model_dump()))  # LLM and run text, printable
         safe_advice = Advice.model_validate(terminal_safe(advice.model_dump())) if advice is not None else None
         show(shown, Console(), logged.run_path if logged else None, safe_advice, evidence_read=out["evidence_read"])
@@ -67,6 +71,8 @@ def deliver(rec: Recommendation, space: SearchSpace, settings: Any, opts: dict[s
 
 def _launch(rec: Recommendation, space: SearchSpace, settings: Any, opts: dict[str, Any], logged: Any,
             err: Console) -> dict[str, Any]:
+    from rich.text import Text
+
     from metallmix_wandb.training.launch import LaunchError, enqueue, run_local, write_spec
     from metallmix_wandb.training.launch_spec import build_launch_spec
     from metallmix_wandb.recommend.pipeline import recommendable_space
@@ -105,6 +111,10 @@ def _launch(rec: Recommendation, space: SearchSpace, settings: Any, opts: dict[s
 
 def show(rec: Recommendation, console: Console, run_path: str | None, advice: Advice | None = None,
          evidence_read: bool = True) -> None:
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
     cfg = Table.grid(padding=(0, 2))
     for k, v in rec.config.items():
         cfg.add_row(Text(k, style="bold"), Text(str(v)))
@@ -158,6 +168,9 @@ def speed_line(rec: Recommendation) -> str | None:
 
 def show_choice_set(rec: Recommendation, console: Console) -> None:
     """The candidates the meta-learner offered, which one the LLM picked, and whether it stood."""
+    from rich.table import Table
+    from rich.text import Text
+
     cs = rec.choice_set
     assert cs is not None
     table = Table("#", "percentile", "80% interval", "train s", "config", "SHAP", title="candidates offered")
@@ -175,6 +188,9 @@ def show_choice_set(rec: Recommendation, console: Console) -> None:
 
 def show_verdict(advice: Advice, console: Console) -> None:
     """How good the pick is likely to be, plainly, and the three SHAP reasons for it."""
+    from rich.table import Table
+    from rich.text import Text
+
     console.print(Text(advice.headline, style="bold green" if advice.confident else "bold yellow"))
     if advice.quality:
         console.print(Text(f"meta-learner: {advice.quality}", style="dim"))
@@ -188,6 +204,8 @@ def show_verdict(advice: Advice, console: Console) -> None:
 
 def show_commands(advice: Advice, console: Console) -> None:
     """The exact commands to train the config here or enqueue it, unwrapped so they copy whole."""
+    from rich.text import Text
+
     labels = {"train_here": "train it here", "log_dataset": "for a queue, log the dataset once",
               "enqueue": "enqueue it on W&B Launch"}
     console.print(Text("next:", style="bold"))
