@@ -1,5 +1,7 @@
 """The light path of `recommend --no-llm` (knowledge/meta_learner/loader.py, recommend/command.py): it
-imports no scikit-learn, scipy.stats, Qdrant, SHAP or W&B, and recommends exactly what the full path does.
+imports no scikit-learn, xgboost's wrappers and plotting, scipy.special or scipy.stats (only scipy.sparse,
+which xgboost.core needs), Qdrant, SHAP, W&B or (with --json) rich, and recommends exactly what the full
+path does.
 
 Each side is a fresh `metallmix-wandb` process on the same real knowledge base (tests/support/recommend_kb.py):
 the light one as a user runs it; the reference imports scikit-learn before anything else, so xgboost loads
@@ -19,7 +21,8 @@ from tests.support.recommend_kb import kb, offline_explain_project  # noqa: F401
 from tests.support.synthetic import EXPLAIN_PROJECT
 
 ROOT = Path(__file__).resolve().parents[3]
-NOT_ON_THE_LIGHT_PATH = ("sklearn", "scipy.stats", "scipy.special", "xgboost.sklearn", "pandas", "qdrant_client", "shap", "wandb", "torch", "openai")
+NOT_ON_THE_LIGHT_PATH = ("sklearn", "scipy.stats", "scipy.special", "xgboost.sklearn", "pandas", "qdrant_client",
+                         "shap", "wandb", "torch", "openai", "rich")
 
 RUN = """
 import contextlib, io, json, sys
@@ -75,7 +78,7 @@ def test_recommend_without_llm_is_light_and_identical_to_the_full_path(kb: dict,
     args = ["recommend", "--project", EXPLAIN_PROJECT, "--meta-features", str(kb["mf"]), "--no-llm", "--no-log",
             "--json"]
     light, loaded, _ = _run(tmp_path, args)
-    assert loaded == []  # no scikit-learn/scipy.stats/pandas (xgboost's wrappers), Qdrant, SHAP or W&B
+    assert loaded == []  # no scikit-learn, scipy.special/stats, pandas, Qdrant, SHAP, W&B or rich
 
     after = SKLEARN_API.format(project=EXPLAIN_PROJECT)
     full, loaded_full, err = _run(tmp_path, args, before="import sklearn", after=after)
