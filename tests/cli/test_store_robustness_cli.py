@@ -130,7 +130,7 @@ def test_the_fix_the_line_gives_works(kb: Path, offline_explain_project: Offline
     assert _run("recommend", kb, offline_explain_project).exit_code == 0
 
 
-@pytest.mark.parametrize("file", ["model_rank.json", "model_quantile.json", "meta_learner.json"])
+@pytest.mark.parametrize("file", ["model_rank.ubj", "model_quantile.ubj", "meta_learner.json"])
 @pytest.mark.parametrize("how", ["garbage", "missing"])
 def test_a_damaged_knowledge_cache_names_the_file(kb: Path, offline_explain_project: OfflineExplainProject,  # noqa: F811
                                                   file: str, how: str) -> None:

@@ -1,6 +1,6 @@
 """The project's knowledge as files: a W&B artifact (type `metallmix-knowledge`) and a local cache.
 
-One folder holds the boosters (XGBoost JSON), the SHAP summary (JSON), the digest (markdown), shap's
+One folder holds the boosters (XGBoost UBJSON), the SHAP summary (JSON), the digest (markdown), shap's
 own bar and beeswarm plots (PNG), the search space (sweep YAML), the meta-feature scaler, the LODO
 quality and a manifest with a SHA-256 per file. Every file is a deterministic function of the runs:
 no timestamps, seeded plots. So a re-run over the same runs yields identical bytes, and W&B (which

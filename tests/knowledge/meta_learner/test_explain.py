@@ -29,7 +29,7 @@ from tests.support.synthetic import EXPLAIN_PROJECT, OfflineExplainProject, offl
 from tests.support.wandb_runs import offline_env
 
 EXPECTED_FILES = {
-    "model_rank.json", "model_raw.json", "model_time.json", "model_quantile.json", "meta_learner.json",
+    "model_rank.ubj", "model_raw.ubj", "model_time.ubj", "model_quantile.ubj", "meta_learner.json",
     "shap_summary.json", "digest.md", "quality.json", "search_space.yaml", "scaler.json", "shap_bar.png",
     "shap_beeswarm.png", "manifest.json",
 }

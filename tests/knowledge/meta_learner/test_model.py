@@ -92,7 +92,7 @@ def test_best_config_is_valid_and_near_the_true_optimum(learner: MetaLearner) ->
 def test_save_load_and_refit_are_deterministic(learner: MetaLearner, synth: synthetic.Synthetic,
                                                tmp_path: Path) -> None:
     files = learner.save(tmp_path)
-    assert set(files) == {"model_rank.json", "model_raw.json", "model_time.json", "model_quantile.json",
+    assert set(files) == {"model_rank.ubj", "model_raw.ubj", "model_time.ubj", "model_quantile.ubj",
                           "meta_learner.json"}
     loaded = MetaLearner.load(tmp_path)
     meta = next(iter(synth.metas.values()))
@@ -103,7 +103,7 @@ def test_save_load_and_refit_are_deterministic(learner: MetaLearner, synth: synt
     (tmp_path / "again").mkdir()
     again.info.quality = learner.info.quality
     again.save(tmp_path / "again")
-    assert (tmp_path / "again" / "model_rank.json").read_bytes() == (tmp_path / "model_rank.json").read_bytes()
+    assert (tmp_path / "again" / "model_rank.ubj").read_bytes() == (tmp_path / "model_rank.ubj").read_bytes()
 
 
 def test_a_single_dataset_still_fits_but_says_quality_is_unmeasured() -> None:

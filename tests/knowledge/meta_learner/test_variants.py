@@ -70,7 +70,7 @@ def test_a_ranking_variant_orders_candidates_with_its_own_booster(synth: synthet
     assert "order" in learner.boosters and learner.info.quality.spearman is not None
     assert learner.info.quality.spearman > 0.3  # the synthetic structure is learnable
     files = learner.save(tmp_path)
-    assert "model_order.json" in files
+    assert "model_order.ubj" in files
     loaded = MetaLearner.load(tmp_path)
     meta = synthetic.dataset_meta(np.random.default_rng(3))
     assert loaded.best_config(meta, synth.space).config == learner.best_config(meta, synth.space).config
