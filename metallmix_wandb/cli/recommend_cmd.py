@@ -15,6 +15,7 @@ from metallmix_wandb.cli.options import (
     knowledge_options,
     llm_timeout_option,
     open_store,
+    task_option,
 )
 
 
@@ -32,8 +33,7 @@ from metallmix_wandb.cli.options import (
               "0.005 predicted percentile).")
 @click.option("--offer", type=click.IntRange(2, 10), default=6, show_default=True,
               help="Diverse candidates the meta-learner offers the LLM to choose from.")
-@click.option("--task", help="The project's task for the prompts, e.g. 'tabular churn prediction' (env "
-              "METALLMIX_TASK; default: the sweep YAML's description, else neutral wording).")
+@task_option
 @click.option("--model", help="LLM name on the endpoint (env METALLMIX_LLM_MODEL).")
 @click.option("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 (Ollama). "
               "Default: the embedded demo model.")

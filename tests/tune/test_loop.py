@@ -179,6 +179,15 @@ def test_with_a_scripted_llm_the_surrogate_ranks_its_candidates(synth: dict) -> 
     assert [t["trial"] for t in data["trials"]] == [1, 2, 3] and data["trials"][0]["curve"]["trend"] == "improving"
 
 
+def test_the_projects_task_reaches_the_tune_prompt(synth: dict) -> None:  # noqa: F811
+    table = Lookup(synth["meta"], synth["space"])
+    with FakeLLMServer([agent_step()]) as server:
+        tune_lookup(table, synth["meta"], synth["space"], synth["learner"], synth["base"], budget=2,
+                    llm=LLMClient(server.base_url, "fake"), task="Text classification of support tickets.")
+    _, data = split_data_block(server.requests[0]["messages"][1]["content"])
+    assert data["task"] == "Text classification of support tickets."
+
+
 def test_an_llm_with_no_valid_config_falls_back_to_the_surrogate(synth: dict) -> None:  # noqa: F811
     table = Lookup(synth["meta"], synth["space"])
     bad = json.dumps({"configs": [{"base_model": "gpt-9"}], "explanation": "?"})

@@ -50,6 +50,8 @@ class ProposerContext:
     explanation_max_chars: int | None = None
     budget: int | None = None
     seed: int = 0
+    task: str | None = None
+    """The project's task for the prompts (`--task` / METALLMIX_TASK; else the space's description)."""
     configs: Sequence[Mapping[str, Any]] | None = None
     """A fixed pool (e.g. the configs a lookup table holds, as the space validates them): the only
     configs proposed."""
