@@ -33,7 +33,7 @@ def _check(outcome: TuneOutcome, space: SearchSpace) -> None:
 
 def test_without_llm_the_refitted_surrogate_proposes(synth: dict) -> None:  # noqa: F811
     table = Lookup(synth["meta"], synth["space"])
-    out = tune_lookup(table, synth["meta"], synth["space"], synth["learner"], synth["base"], budget=6)
+    out = tune_lookup(table, synth["meta"], synth["space"], synth["learner"], synth["base"], budget=6, portfolio=1)
     _check(out, synth["space"])
     assert len(out.trials) == 6 and out.stop_reason == "budget" and out.best is not None
     first = synth["learner"].best_config(synth["meta"], synth["space"]).config
@@ -77,7 +77,7 @@ def test_a_crashed_trial_is_summarised_and_the_loop_goes_on(synth: dict) -> None
     from metallmix_wandb.tune.records import Proposal
 
     out = tune_lookup(table, synth["meta"], synth["space"], synth["learner"], synth["base"], budget=4,
-                      first=Proposal(config=crash_cfg, source="test"))
+                      first=Proposal(config=crash_cfg, source="test"), portfolio=1)
     _check(out, synth["space"])
     assert len(out.trials) == 4 and out.trials[0].result.status == "crashed" and out.trials[0].curve.crashed
     assert out.trials[0].best_so_far is None and out.best is not None and out.best != 1
@@ -228,7 +228,8 @@ def test_a_continuous_space_is_searched_by_sampling() -> None:
 
     out = tune_lookup(evaluate, meta, syn.space, learner, base, budget=4)
     _check(out, syn.space)
-    assert len(out.trials) == 4 and {t.proposal.source for t in out.trials[1:]} == {"surrogate"}
+    assert len(out.trials) == 4 and [t.proposal.source for t in out.trials[1:]] == [
+        "meta-learner-portfolio", "meta-learner-portfolio", "surrogate"]
 
 
 def test_a_table_with_some_configs_only_proposes_those(synth: dict) -> None:  # noqa: F811

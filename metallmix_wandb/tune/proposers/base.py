@@ -49,6 +49,9 @@ class ProposerContext:
     max_repairs: int = 1
     explanation_max_chars: int | None = None
     budget: int | None = None
+    portfolio: int = 1
+    """Trials drawn from the meta-learner's portfolio of this many configs (`MetaLearner.recommend_n`)
+    before the proposer takes over; trial 1 (recommend's answer) is its first (proposers/portfolio.py)."""
     seed: int = 0
     task: str | None = None
     """The project's task for the prompts (`--task` / METALLMIX_TASK; else the space's description)."""
