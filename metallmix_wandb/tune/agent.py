@@ -54,7 +54,8 @@ class TuneAgent:
             learner=surrogate.learner, surrogate=surrogate, meta=dict(meta), space=space,
             policy=policy or TimePolicy(), llm=llm, evidence=list(evidence), shap_digest=shap_digest, metric=metric,
             k=k, max_repairs=max_repairs, explanation_max_chars=explanation_max_chars, budget=budget, seed=seed,
-            task=task, portfolio=portfolio, configs=None if configs is None else _in_space(space, configs))  # a fixed pool (a table's)
+            task=task, portfolio=portfolio,
+            configs=None if configs is None else _in_space(space, configs))  # a fixed pool (a table's)
         name = proposer or ("llm" if llm is not None else "surrogate")
         self.proposer = make_proposer(name, self.context)
         if name == "surrogate":  # without an LLM, the first trials are the meta-learner's portfolio

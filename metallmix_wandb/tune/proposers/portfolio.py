@@ -13,7 +13,6 @@ tests/tune/proposers/test_portfolio.py.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from metallmix_wandb.recommend.record import ScoredConfig
 from metallmix_wandb.tune.proposers.base import Proposer, ProposerContext
@@ -82,7 +81,7 @@ class PortfolioFirst:
         return self.inner(trials)
 
 
-def portfolio_first(context: ProposerContext, inner: Proposer) -> Any:
+def portfolio_first(context: ProposerContext, inner: Proposer) -> Proposer:
     """`inner` alone when the context seeds no more than trial 1 from the meta-learner, or when the
     objective trades accuracy for time (the portfolio covers accuracy only; the surrogate weighs both)."""
     return PortfolioFirst(context, inner) if context.portfolio > 1 and context.policy.objective == "accuracy" else inner
