@@ -226,7 +226,7 @@ def test_a_continuous_space_is_searched_by_sampling() -> None:
     def evaluate(config: dict) -> TrialResult:
         return TrialResult(config=config, metric=true_acc(meta, config), train_time_s=train_time(meta, config))
 
-    out = tune_lookup(evaluate, meta, syn.space, learner, base, budget=4)
+    out = tune_lookup(evaluate, meta, syn.space, learner, base, budget=4, portfolio=3)
     _check(out, syn.space)
     assert len(out.trials) == 4 and [t.proposal.source for t in out.trials[1:]] == [
         "meta-learner-portfolio", "meta-learner-portfolio", "surrogate"]
