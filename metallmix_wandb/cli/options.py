@@ -38,6 +38,13 @@ def llm_timeout_option(f: F) -> F:
         "default 300, for a 4-8B model on a CPU; 600 for the embedded demo model).")(f)
 
 
+def task_option(f: F) -> F:
+    """--task: what the project trains, named in the LLM prompts (recommend and tune share it)."""
+    return click.option(
+        "--task", help="The project's task for the prompts, e.g. 'tabular churn prediction' (env "
+        "METALLMIX_TASK; default: the sweep YAML's description, else neutral wording).")(f)
+
+
 def dataset_options(meta_features_help: str) -> Callable[[F], F]:
     """--data/--meta-features/--modality: how a command is told about the new dataset."""
 

@@ -8,13 +8,14 @@ from typing import Any
 
 import click
 
-from metallmix_wandb.cli.app import main
+from metallmix_wandb.cli.app import fail, main
 from metallmix_wandb.cli.options import (
     check_dataset_choice,
     dataset_options,
     knowledge_options,
     llm_timeout_option,
     open_store,
+    task_option,
 )
 
 
@@ -29,11 +30,11 @@ from metallmix_wandb.cli.options import (
               help="Ask the LLM to propose up to K configs; the meta-learner picks among them. Default "
               "(meta-informed): the LLM chooses among the meta-learner's --offer candidates, and its pick "
               "stands when its predicted interval overlaps the best candidate's and it is a near-tie (within "
-              "0.005 predicted percentile).")
+              "0.005 predicted percentile). With --no-llm: K configs to try, in order (the meta-learner's "
+              "portfolio for K evaluations: diverse configs covering the best of similar past datasets).")
 @click.option("--offer", type=click.IntRange(2, 10), default=6, show_default=True,
               help="Diverse candidates the meta-learner offers the LLM to choose from.")
-@click.option("--task", help="The project's task for the prompts, e.g. 'tabular churn prediction' (env "
-              "METALLMIX_TASK; default: the sweep YAML's description, else neutral wording).")
+@task_option
 @click.option("--model", help="LLM name on the endpoint (env METALLMIX_LLM_MODEL).")
 @click.option("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 (Ollama). "
               "Default: the embedded demo model.")
@@ -68,6 +69,11 @@ def recommend(**opts: Any) -> None:
     from metallmix_wandb.recommend.command import run_recommend
 
     check_dataset_choice(opts)
+    if opts["no_llm"] and (opts["candidates"] or 1) > 1 and (opts["queue"] or opts["run_local"]):
+        fail(f"--no-llm --candidates {opts['candidates']} returns {opts['candidates']} configs to try; --queue and "
+             f"--run-local launch one. To train them, run `metallmix-wandb tune --no-llm --budget "
+             f"{opts['candidates']}` (its first trials are this portfolio, the rest refit on the results), "
+             "or drop --candidates. Nothing was computed or enqueued.")
     run_recommend(opts, open_store)
 
 

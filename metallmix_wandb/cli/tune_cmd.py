@@ -16,6 +16,7 @@ from metallmix_wandb.cli.options import (
     knowledge_options,
     llm_timeout_option,
     open_store,
+    task_option,
 )
 
 
@@ -30,6 +31,7 @@ from metallmix_wandb.cli.options import (
 @click.option("--base-url", help="OpenAI-compatible endpoint (default: the embedded demo model).")
 @click.option("--api-key", envvar="METALLMIX_LLM_API_KEY", help="Endpoint key (env; never logged).")
 @llm_timeout_option
+@task_option
 @click.option("--no-llm", is_flag=True, help="No LLM: each next trial is the refitted surrogate's best untried config.")
 @click.option("--candidates", type=click.IntRange(1, 10), default=3, show_default=True,
               help="Configs the LLM proposes per trial; the surrogate picks among them.")

@@ -109,6 +109,7 @@ def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> Non
              f"{', '.join(knowledge.space.tunable)}); sync with this --space first, or remove them")
     req = RecommendRequest(mode=opts["mode"], top_k=settings.top_k, candidates=opts["candidates"],
                            offer=opts.get("offer") or 6,
+                           configs=(opts["candidates"] or 1) if opts["no_llm"] else 1,
                            use_llm=not opts["no_llm"], fallback=opts["fallback"], judge=not opts["no_judge"],
                            judge_repeats=opts["judge_repeats"], max_repairs=opts["max_repairs"],
                            exclude_datasets=exclusion_keys(tuple(opts["exclude_dataset"])), metric=settings.metric,

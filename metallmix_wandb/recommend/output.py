@@ -125,6 +125,8 @@ def show(rec: Recommendation, console: Console, run_path: str | None, advice: Ad
         show_verdict(advice, console)
     if rec.choice_set is not None:
         show_choice_set(rec, console)
+    elif rec.source == "meta-learner" and len(rec.candidates) > 1:
+        show_portfolio(rec, console)
     elif rec.llm_first_choice and rec.llm_first_choice != rec.config:
         console.print(Text(f"LLM's first choice (ranked lower by the meta-learner): {rec.llm_first_choice}"))
     console.print(Text(f"predicted: percentile {p.score:.0%} (80% interval {p.low:.0%}-{p.high:.0%}), "
@@ -164,6 +166,17 @@ def speed_line(rec: Recommendation) -> str | None:
         return None
     tokens = ", ".join(f"{k} {v:,}" for k, v in rec.tokens.items())
     return "LLM speed: " + ", ".join(speeds) + (f"; tokens: {tokens}" if tokens else "")
+
+
+def show_portfolio(rec: Recommendation, console: Console) -> None:
+    """`--no-llm --candidates N`: the N configs to try, in order; the first is the recommended one."""
+    table = Table("#", "percentile", "80% interval", "train s", "config",
+                  title=f"{len(rec.candidates)} configs to try, in order (the meta-learner's portfolio: diverse "
+                  "configs covering the best of similar past datasets)")
+    for i, s in enumerate(rec.candidates, 1):
+        table.add_row(str(i), f"{s.score:.0%}", f"{s.low:.0%}-{s.high:.0%}", f"{s.train_time_s:.0f}",
+                      Text(", ".join(f"{k}={v}" for k, v in s.config.items())))
+    console.print(table)
 
 
 def show_choice_set(rec: Recommendation, console: Console) -> None:

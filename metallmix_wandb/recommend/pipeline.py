@@ -41,6 +41,8 @@ class RecommendRequest(BaseModel):
         None, description="None: meta-informed, the LLM chooses among `offer` candidates of the meta-learner's "
         "confidence set; K: the LLM proposes up to K configs and the meta-learner picks (zero-shot: 1)")
     offer: int = Field(6, ge=2, le=10, description="candidates offered when the LLM chooses inside the set")
+    configs: int = Field(1, ge=1, le=10, description="configs the meta-learner returns without an LLM: N > 1 is "
+                         "its portfolio for a budget of N evaluations (`MetaLearner.recommend_n`), best first")
     tie: float = Field(TIE, ge=0.0, le=1.0, description="largest predicted-percentile gap below the best "
                        "candidate at which the LLM's pick stands (recommend/candidates.py TIE)")
     use_llm: bool = True
@@ -101,8 +103,11 @@ def _meta_learner_choice(learner: MetaLearner, meta: Mapping[str, MetaValue], sp
     reason = after.failure if after is not None else None
     explanation = meta_learner_explanation(best.config, scored, knowledge.digest, req.metric, reason)
     if after is None:
+        portfolio = [scored]
+        if req.configs > 1:  # recommend_n's first config is best_config's (the same seeded search)
+            portfolio = _scored(learner, meta, learner.recommend_n(meta, space, n=req.configs, seed=req.seed))
         return Choice(source="meta-learner", config=best.config, explanation=explanation, predicted=scored,
-                      candidates=[scored])
+                      candidates=portfolio)
     return Choice(source="meta-learner-fallback", config=best.config, explanation=explanation, predicted=scored,
                   candidates=[scored], warnings=[f"LLM fallback: {after.failure}"], **_asked(after))
 

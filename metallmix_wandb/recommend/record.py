@@ -99,7 +99,8 @@ class Recommendation(BaseModel):
     evidence: list[Evidence] = Field(default_factory=list)
     predicted: ScoredConfig
     candidates: list[ScoredConfig] = Field(default_factory=list, description="valid LLM configs, LLM order; "
-                                            "or the candidates offered, best first")
+                                            "or the candidates offered, best first; or (`--no-llm --candidates "
+                                            "N`) the N configs to try, in order, the first `config`")
     llm_first_choice: dict[str, Any] | None = None
     choice_set: SetChoice | None = Field(None, description="the candidates offered, the LLM's pick, overruled or not")
     llm_model: str | None = None

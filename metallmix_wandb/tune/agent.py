@@ -19,6 +19,7 @@ from metallmix_wandb.space.search_space import SearchSpace
 from metallmix_wandb.tune.loop import run_tune_loop
 from metallmix_wandb.tune.objective import TimePolicy
 from metallmix_wandb.tune.proposers import ProposerContext, make_proposer
+from metallmix_wandb.tune.proposers.portfolio import SEED_TRIALS, portfolio_first
 from metallmix_wandb.tune.records import Proposal, TrialResult, TuneOutcome, TuneTrial, config_key
 from metallmix_wandb.tune.surrogate import TRIAL_WEIGHT, Surrogate
 
@@ -47,13 +48,18 @@ class TuneAgent:
                  policy: TimePolicy | None = None, llm: ChatJSON | None = None, evidence: Sequence[Evidence] = (),
                  shap_digest: str = "", metric: str = "test/acc", k: int = 3, max_repairs: int = 1,
                  explanation_max_chars: int | None = None, budget: int | None = None, seed: int = 0,
-                 configs: Sequence[Mapping[str, Any]] | None = None, proposer: str | None = None) -> None:
+                 configs: Sequence[Mapping[str, Any]] | None = None, proposer: str | None = None,
+                 task: str | None = None, portfolio: int = SEED_TRIALS) -> None:
         self.context = ProposerContext(
             learner=surrogate.learner, surrogate=surrogate, meta=dict(meta), space=space,
             policy=policy or TimePolicy(), llm=llm, evidence=list(evidence), shap_digest=shap_digest, metric=metric,
             k=k, max_repairs=max_repairs, explanation_max_chars=explanation_max_chars, budget=budget, seed=seed,
+            task=task, portfolio=portfolio,
             configs=None if configs is None else _in_space(space, configs))  # a fixed pool (a table's)
-        self.proposer = make_proposer(proposer or ("llm" if llm is not None else "surrogate"), self.context)
+        name = proposer or ("llm" if llm is not None else "surrogate")
+        self.proposer = make_proposer(name, self.context)
+        if name == "surrogate":  # without an LLM, the first trials are the meta-learner's portfolio
+            self.proposer = portfolio_first(self.context, self.proposer)
 
     @property
     def policy(self) -> TimePolicy:
@@ -121,6 +127,8 @@ def tune_lookup(
     trial_weight: float = TRIAL_WEIGHT,
     seed: int = 0,
     configs: Sequence[Mapping[str, Any]] | None = None,
+    task: str | None = None,
+    portfolio: int = SEED_TRIALS,
     on_trial: Callable[[TuneTrial], None] = lambda t: None,
 ) -> TuneOutcome:
     """Tune without training: `evaluate_config(config)` returns each trial's result (e.g. a row of a
@@ -138,7 +146,7 @@ def tune_lookup(
                           space=space)
     agent = TuneAgent(surrogate, meta, space, policy=policy, llm=llm, evidence=evidence, shap_digest=shap_digest,
                       metric=metric, k=k, max_repairs=max_repairs, explanation_max_chars=explanation_max_chars,
-                      budget=budget, seed=seed, configs=configs)
+                      budget=budget, seed=seed, configs=configs, task=task, portfolio=portfolio)
     first = agent.vet_first(first or first_from_meta_learner(learner, meta, space, metric, seed))
     return run_tune_loop(evaluate_config, agent, space, budget=budget, first=first, target=target,
                          goal=policy.goal, on_trial=on_trial)

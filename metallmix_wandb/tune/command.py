@@ -34,7 +34,8 @@ def _parts(opts: dict[str, Any], err: Console) -> tuple[Any, ...]:
 
     settings = load_settings(project=opts["project"], entity=opts["entity"], qdrant_path=opts["qdrant_path"],
                              qdrant_url=opts["qdrant_url"], llm_model=opts["model"], llm_base_url=opts["base_url"],
-                             llm_api_key=opts["api_key"], llm_timeout_s=opts.get("llm_timeout"))
+                             llm_api_key=opts["api_key"], llm_timeout_s=opts.get("llm_timeout"),
+                             task=opts.get("task"))
     if not settings.project:
         raise ValueError("no project: pass --project or set WANDB_PROJECT")
     meta = new_dataset_meta(opts, settings)
@@ -89,7 +90,8 @@ def run_command(opts: dict[str, Any], err: Console, open_store: Callable[[Any], 
     req = TuneRequest(budget=opts["budget"], target=opts["target"], use_llm=use_llm, candidates=opts["candidates"],
                       policy=TimePolicy(objective=opts["objective"], max_train_time_s=opts["max_train_time"]),
                       top_k=min(settings.top_k, 4), metric=settings.metric, time_metric=settings.time_metric,
-                      seed=opts["seed"], explanation_max_chars=None if settings.llm_base_url else 300)
+                      seed=opts["seed"], explanation_max_chars=None if settings.llm_base_url else 300,
+                      task=settings.task)
     tuned = recommendable_space(space)
     common: dict[str, Any] = {
         "dataset": state.dataset, "project": settings.project, "group": state.group, "entity": settings.entity,

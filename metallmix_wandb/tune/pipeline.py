@@ -19,6 +19,7 @@ from metallmix_wandb.tune.objective import TimePolicy
 from metallmix_wandb.tune.records import Proposal, TrialResult, TuneOutcome, TuneTrial
 from metallmix_wandb.recommend.pipeline import recommendable_space
 from metallmix_wandb.tune.agent import TuneAgent
+from metallmix_wandb.tune.proposers.portfolio import SEED_TRIALS
 from metallmix_wandb.tune.loop import outcome_of, run_tune_loop
 
 if TYPE_CHECKING:
@@ -46,6 +47,9 @@ class TuneRequest(BaseModel):
     seed: int = 0
     trial_weight: float = TRIAL_WEIGHT
     explanation_max_chars: int | None = None
+    task: str | None = Field(None, description="the project's task for the prompts (else the space's description)")
+    portfolio: int = Field(SEED_TRIALS, ge=1, description="without an LLM, trials from the meta-learner's portfolio "
+                           "(recommend's answer its first) before the refitted surrogate chooses")
 
 
 def goal_for(space: SearchSpace, metric: str) -> str:
@@ -66,7 +70,8 @@ def first_trial(meta: Mapping[str, MetaValue], space: SearchSpace, store: Experi
 
     rreq = RecommendRequest(top_k=req.top_k, candidates=req.candidates, use_llm=req.use_llm and llm is not None,
                             fallback="meta-learner", judge=False, max_repairs=req.max_repairs, metric=req.metric,
-                            time_metric=req.time_metric, seed=req.seed, explanation_max_chars=req.explanation_max_chars)
+                            time_metric=req.time_metric, seed=req.seed, explanation_max_chars=req.explanation_max_chars,
+                            task=req.task)
     warnings = []
     try:
         rec = recommend(meta, space, store, knowledge, rreq, llm, None, (model, None))
@@ -118,7 +123,7 @@ def run_tune(
     agent = TuneAgent(surrogate, meta, space, policy=policy, llm=llm if req.use_llm else None,
                       evidence=state.evidence[: req.top_k], shap_digest=knowledge.digest, metric=req.metric,
                       k=req.candidates, max_repairs=req.max_repairs, explanation_max_chars=req.explanation_max_chars,
-                      budget=req.budget, seed=req.seed)
+                      budget=req.budget, seed=req.seed, task=req.task, portfolio=req.portfolio)
     previous = refresh_from_runs(state.trials, req.curve_metric)
     state.trials = list(previous)
     if first is not None and not previous:

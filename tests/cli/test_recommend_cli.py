@@ -66,6 +66,27 @@ def test_no_llm_json_is_complete_and_the_text_says_what_to_do(kb: dict) -> None:
     assert advice["commands"]["train_here"] in text and advice["commands"]["enqueue"] in text  # one line each
 
 
+def test_no_llm_candidates_returns_the_meta_learners_portfolio(kb: dict) -> None:
+    code, out, data = _recommend(kb, "--no-llm", "--no-log", "--candidates", "3")
+    assert code == 0, out
+    rec, space = data["recommendation"], kb["space"].without("dataset")
+    configs = [c["config"] for c in rec["candidates"]]
+    assert len(configs) == 3 and len({json.dumps(c, sort_keys=True) for c in configs}) == 3
+    assert configs[0] == rec["config"] and all(space.validate_config(c).ok for c in configs)
+    assert all(0 <= c["low"] <= c["score"] <= c["high"] <= 1 for c in rec["candidates"])
+    from metallmix_wandb.knowledge.meta_learner.artifact import load_knowledge
+    from metallmix_wandb.settings import load_settings
+
+    settings = load_settings(project=EXPLAIN_PROJECT)
+    learner = load_knowledge(EXPLAIN_PROJECT, settings.cache_dir, online=False).learner()
+    assert configs == learner.recommend_n(rec["meta_features"], space, n=3)
+    text = CliRunner().invoke(main, ["recommend", "--project", EXPLAIN_PROJECT, "--meta-features", str(kb["mf"]),
+                                     "--no-llm", "--no-log", "--candidates", "3"]).output
+    assert "3 configs to try, in order" in " ".join(text.split())
+    code, out, _ = _recommend(kb, "--no-llm", "--no-log", "--candidates", "3", "--queue", "gpu")
+    assert code == 2 and "tune --no-llm --budget 3" in " ".join(out.split()) and not logged_runs(kb)
+
+
 def test_llm_candidates_are_ranked_by_the_meta_learner(kb: dict) -> None:
     weak = {"base_model": "mobilenet_v2", "fine_tuning": "feature_extraction", "learning_rate": 1e-05,
             "batch_size": 64, "dropout": 0.2}

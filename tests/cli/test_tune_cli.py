@@ -57,6 +57,20 @@ def test_an_unreachable_queue_stops_the_tune_cleanly(tune_kb: TuneKB, tmp_path: 
     assert run.job_type == "tune" and run.summary["tune/status"] == "stopped" and run.summary["tune/trials_run"] == 0
 
 
+def test_task_option_reaches_the_llm_prompts(tune_kb: TuneKB, tmp_path: Path) -> None:  # noqa: F811
+    """`--task` is recommend's option (one definition): trial 1's recommend prompt carries it."""
+    from tests.support.fake_llm import FakeLLMServer, reply
+
+    mf = tmp_path / "mf.json"
+    mf.write_text(json.dumps({"n_instances": 500, "n_classes": 2, "modality": "US"}))
+    with FakeLLMServer([reply("not json")]) as server:
+        code, out, _ = _tune(tune_kb, "--meta-features", str(mf), "--budget", "2", "--queue", "gpu",
+                             "--base-url", server.base_url, "--model", "fake", "--max-train-time", "1e9",
+                             "--task", "Tabular churn prediction.")
+    assert code == 2 and "W&B is offline" in out
+    assert server.requests and "Tabular churn prediction." in json.dumps(server.requests[0]["messages"])
+
+
 @pytest.mark.slow
 def test_three_real_trials_with_a_resume(tune_kb: TuneKB, breastmnist: Path) -> None:  # noqa: F811
     """2 trials, then --resume to a budget of 3: three real trainer runs (1 epoch, 32 px, 150 images)."""

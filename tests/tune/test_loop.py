@@ -33,7 +33,7 @@ def _check(outcome: TuneOutcome, space: SearchSpace) -> None:
 
 def test_without_llm_the_refitted_surrogate_proposes(synth: dict) -> None:  # noqa: F811
     table = Lookup(synth["meta"], synth["space"])
-    out = tune_lookup(table, synth["meta"], synth["space"], synth["learner"], synth["base"], budget=6)
+    out = tune_lookup(table, synth["meta"], synth["space"], synth["learner"], synth["base"], budget=6, portfolio=1)
     _check(out, synth["space"])
     assert len(out.trials) == 6 and out.stop_reason == "budget" and out.best is not None
     first = synth["learner"].best_config(synth["meta"], synth["space"]).config
@@ -77,7 +77,7 @@ def test_a_crashed_trial_is_summarised_and_the_loop_goes_on(synth: dict) -> None
     from metallmix_wandb.tune.records import Proposal
 
     out = tune_lookup(table, synth["meta"], synth["space"], synth["learner"], synth["base"], budget=4,
-                      first=Proposal(config=crash_cfg, source="test"))
+                      first=Proposal(config=crash_cfg, source="test"), portfolio=1)
     _check(out, synth["space"])
     assert len(out.trials) == 4 and out.trials[0].result.status == "crashed" and out.trials[0].curve.crashed
     assert out.trials[0].best_so_far is None and out.best is not None and out.best != 1
@@ -179,6 +179,15 @@ def test_with_a_scripted_llm_the_surrogate_ranks_its_candidates(synth: dict) -> 
     assert [t["trial"] for t in data["trials"]] == [1, 2, 3] and data["trials"][0]["curve"]["trend"] == "improving"
 
 
+def test_the_projects_task_reaches_the_tune_prompt(synth: dict) -> None:  # noqa: F811
+    table = Lookup(synth["meta"], synth["space"])
+    with FakeLLMServer([agent_step()]) as server:
+        tune_lookup(table, synth["meta"], synth["space"], synth["learner"], synth["base"], budget=2,
+                    llm=LLMClient(server.base_url, "fake"), task="Text classification of support tickets.")
+    _, data = split_data_block(server.requests[0]["messages"][1]["content"])
+    assert data["task"] == "Text classification of support tickets."
+
+
 def test_an_llm_with_no_valid_config_falls_back_to_the_surrogate(synth: dict) -> None:  # noqa: F811
     table = Lookup(synth["meta"], synth["space"])
     bad = json.dumps({"configs": [{"base_model": "gpt-9"}], "explanation": "?"})
@@ -217,9 +226,10 @@ def test_a_continuous_space_is_searched_by_sampling() -> None:
     def evaluate(config: dict) -> TrialResult:
         return TrialResult(config=config, metric=true_acc(meta, config), train_time_s=train_time(meta, config))
 
-    out = tune_lookup(evaluate, meta, syn.space, learner, base, budget=4)
+    out = tune_lookup(evaluate, meta, syn.space, learner, base, budget=4, portfolio=3)
     _check(out, syn.space)
-    assert len(out.trials) == 4 and {t.proposal.source for t in out.trials[1:]} == {"surrogate"}
+    assert len(out.trials) == 4 and [t.proposal.source for t in out.trials[1:]] == [
+        "meta-learner-portfolio", "meta-learner-portfolio", "surrogate"]
 
 
 def test_a_table_with_some_configs_only_proposes_those(synth: dict) -> None:  # noqa: F811

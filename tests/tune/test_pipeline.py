@@ -112,7 +112,7 @@ def test_objective_time_lowers_the_predicted_training_time(tune_kb: TuneKB, tmp_
     predicted_time: dict[str, float] = {}
     for objective in ("accuracy", "time"):
         state = TuneState(key=f"k-{objective}", tune_id="t3", group="tune-t3", project=PROJECT)
-        req = TuneRequest(budget=3, use_llm=False, policy=TimePolicy(objective=objective))
+        req = TuneRequest(budget=3, use_llm=False, policy=TimePolicy(objective=objective), portfolio=1)
         out = run_tune(meta=META, space=tune_kb.space, knowledge=knowledge, base_experiments=smoke_experiments(),
                        state=state, state_file=tmp_path / f"{objective}.json", evaluate_config=Table(), req=req,
                        first=first_from_meta_learner(learner, META, space))

@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 def top_n(scorer: TrialScorer, space: SearchSpace, learner: MetaLearner, meta: Mapping[str, MetaValue],
           budget: int, seed: int) -> TuneOutcome:
     """The stored meta-learner's best untried config, trial after trial, never refitted (tune's
-    `meta-learner-topn` proposer)."""
-    context = ProposerContext(learner=learner, meta=meta, space=space, policy=TimePolicy(), seed=seed)
+    `meta-learner-topn` proposer: its portfolio for the budget first)."""
+    context = ProposerContext(learner=learner, meta=meta, space=space, policy=TimePolicy(), seed=seed, budget=budget)
     first = first_from_meta_learner(learner, meta, space, seed=seed)
     return run_tune_loop(scorer.lookup, make_proposer("meta-learner-topn", context), space, budget=budget,
                          first=first)

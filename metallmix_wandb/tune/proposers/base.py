@@ -49,7 +49,12 @@ class ProposerContext:
     max_repairs: int = 1
     explanation_max_chars: int | None = None
     budget: int | None = None
+    portfolio: int = 1
+    """Trials drawn from the meta-learner's portfolio of this many configs (`MetaLearner.recommend_n`)
+    before the proposer takes over; trial 1 (recommend's answer) is its first (proposers/portfolio.py)."""
     seed: int = 0
+    task: str | None = None
+    """The project's task for the prompts (`--task` / METALLMIX_TASK; else the space's description)."""
     configs: Sequence[Mapping[str, Any]] | None = None
     """A fixed pool (e.g. the configs a lookup table holds, as the space validates them): the only
     configs proposed."""

@@ -43,7 +43,7 @@ class LLMProposer:
         messages = tune_messages(c.space, c.meta, trials, digest, evidence=c.evidence,
                                  shap_digest=c.shap_digest, metric=c.metric, goal=c.goal,
                                  objective=c.policy.objective, max_train_time_s=c.policy.max_train_time_s,
-                                 budget=c.budget, k=c.k)
+                                 budget=c.budget, k=c.k, task=c.task)
         schema = answer_schema(c.space, c.k, explanation_max_chars=c.explanation_max_chars)
         try:
             outcome = ask_for_configs(self.llm, messages, c.space, k=c.k, max_repairs=c.max_repairs, schema=schema)
