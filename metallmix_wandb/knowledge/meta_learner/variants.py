@@ -11,6 +11,10 @@ pieces they switch on. Pure (numpy only): the adapter (model.py) hands boosters 
 - `locality`: training runs weighted by how close their dataset's meta-features are to the new one
   (a Gaussian kernel on standardised distances, mixed with uniform weight `1 - locality` so far
   neighbours shrink to the global model); needs a refit per new dataset.
+- `pool`: where the one-shot choice looks: `space` the argmax over the whole space (the trees'
+  extrapolation decides in regions no run visited), `logged` the distinct configs the runs tried
+  (pool.py), scored by the prediction blended with their observed mean percentile (`evidence`);
+  past the logged configs, a list of N is filled from the space.
 - `portfolio`: for N > 1 recommendations, a greedy cover: each next config is the one that adds most
   to the similarity-weighted sum over the past datasets of the best predicted percentile so far,
   instead of the next best by the new dataset's prediction.
@@ -41,6 +45,8 @@ class LearnerSettings(BaseModel):
     bandwidth: float = Field(1.0, gt=0.0, description="kernel width, in median inter-dataset distances")
     portfolio: bool = False
     shrink: float = Field(0.0, ge=0.0, le=1.0, description="one-shot: weight of the past datasets' mean prediction")
+    pool: Literal["space", "logged"] = Field("space", description="one-shot candidates: the space or the logged configs")
+    evidence: float = Field(0.0, ge=0.0, le=1.0, description="logged pool: weight of a config's observed mean percentile")
 
 
     def line(self) -> str:
@@ -52,6 +58,8 @@ class LearnerSettings(BaseModel):
             parts.append(f"locality {self.locality:g} (bandwidth {self.bandwidth:g})")
         if self.shrink:
             parts.append(f"one-shot shrink {self.shrink:g}")
+        if self.pool == "logged":
+            parts.append(f"one-shot among logged configs (evidence {self.evidence:g})")
         return f"variant '{self.variant}' ({', '.join(parts)})"
 
 
@@ -63,6 +71,9 @@ VARIANTS: dict[str, LearnerSettings] = {
     "local": LearnerSettings(variant="local", locality=0.7),
     "portfolio": LearnerSettings(variant="portfolio", portfolio=True),
     "shrink": LearnerSettings(variant="shrink", portfolio=True, shrink=0.5),
+    "logged": LearnerSettings(variant="logged", portfolio=True, pool="logged"),
+    "logged-blend": LearnerSettings(variant="logged-blend", portfolio=True, pool="logged", evidence=0.5),
+    "logged-mean": LearnerSettings(variant="logged-mean", portfolio=True, pool="logged", evidence=1.0),
 }
 DEFAULT = VARIANTS["portfolio"]
 """Chosen by leave-one-dataset-out on the development benchmark (README, meta-learner section): the
