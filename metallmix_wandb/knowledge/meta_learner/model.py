@@ -35,7 +35,7 @@ from metallmix_wandb.knowledge.meta_learner.features import (
 )
 from metallmix_wandb.knowledge.meta_learner.pool import LoggedPool, blend, config_key, table_pool
 from metallmix_wandb.knowledge.meta_learner.quality import LodoQuality, fold_assignment, lodo_quality
-from metallmix_wandb.knowledge.meta_learner.shap_summary import shap_xgboost_compat
+from metallmix_wandb.knowledge.meta_learner.shap_compat import shap_xgboost_compat
 from metallmix_wandb.knowledge.meta_learner.variants import (
     DEFAULT,
     LearnerSettings,
