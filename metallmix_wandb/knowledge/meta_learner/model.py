@@ -125,9 +125,12 @@ def _train(X: np.ndarray, y: np.ndarray, params: dict[str, Any], rounds: int, we
 
 def _fit_order(X: np.ndarray, score: np.ndarray, groups: np.ndarray, settings: LearnerSettings,
                params: dict[str, Any], rounds: int, weight: np.ndarray | None = None) -> xgb.Booster:
-    """A learning-to-rank booster grouped by dataset (rows sorted by group, as XGBoost requires)."""
+    """What orders candidates when it is not the percentile booster: the median (`reg:quantileerror`,
+    alpha 0.5) of the percentile, or a learning-to-rank booster grouped by dataset (rows sorted by group)."""
     import xgboost as xgb
 
+    if settings.objective == "median":
+        return _train(X, score, params, rounds, weight, objective="reg:quantileerror", quantile_alpha=0.5)
     order = np.argsort(groups, kind="stable")
     label = relevance(score[order], settings.relevance_levels)
     dtrain = xgb.DMatrix(X[order], label=label, qid=groups[order], missing=np.nan)

@@ -5,7 +5,9 @@ pieces they switch on. Pure (numpy only): the adapter (model.py) hands boosters 
 - `objective`: `percentile` regresses the within-dataset percentile (squared error); `pairwise` /
   `ndcg` are XGBoost's learning-to-rank objectives grouped by dataset, on integer relevance levels
   cut from the within-dataset percentile. A ranker's output is an order, not a percentile, so the
-  percentile booster still answers `Prediction.score`; the ranker only orders candidates.
+  percentile booster still answers `Prediction.score`; the ranker only orders candidates. `median`
+  orders by a median regression of the percentile (pinball loss at 0.5): robust to the runs whose
+  percentile is an outlier for their config, and the target of a median-percentile evaluation.
 - `derived_meta`: ratio meta-features (instances per class, features per instance, log sizes) and a
   count of missing meta-features, computed from the raw ones at encode time.
 - `locality`: training runs weighted by how close their dataset's meta-features are to the new one
@@ -38,7 +40,7 @@ class LearnerSettings(BaseModel):
     """The chosen variant, stored in the artifact (meta_learner.json) so a reader knows what it got."""
 
     variant: str = "percentile"
-    objective: Literal["percentile", "pairwise", "ndcg"] = "percentile"
+    objective: Literal["percentile", "median", "pairwise", "ndcg"] = "percentile"
     relevance_levels: int = Field(16, description="integer relevance levels for a ranking objective")
     derived_meta: bool = False
     locality: float = Field(0.0, ge=0.0, le=1.0, description="0 = one global model")
@@ -67,6 +69,7 @@ VARIANTS: dict[str, LearnerSettings] = {
     "percentile": LearnerSettings(),
     "pairwise": LearnerSettings(variant="pairwise", objective="pairwise"),
     "ndcg": LearnerSettings(variant="ndcg", objective="ndcg"),
+    "median": LearnerSettings(variant="median", objective="median", portfolio=True),
     "derived": LearnerSettings(variant="derived", derived_meta=True),
     "local": LearnerSettings(variant="local", locality=0.7),
     "portfolio": LearnerSettings(variant="portfolio", portfolio=True),
