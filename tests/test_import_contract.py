@@ -62,6 +62,7 @@ PURE = (
     "metallmix_wandb.knowledge.meta_learner.features",
     "metallmix_wandb.knowledge.meta_learner.quality",
     "metallmix_wandb.knowledge.meta_learner.variants",
+    "metallmix_wandb.knowledge.meta_learner.pool",
     "metallmix_wandb.knowledge.meta_learner.shap_summary",
     "metallmix_wandb.recommend.advice",
     "metallmix_wandb.recommend.candidates",

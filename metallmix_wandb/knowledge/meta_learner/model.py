@@ -14,11 +14,10 @@ saved as XGBoost UBJSON beside a JSON description (layout, space, quality).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -35,7 +34,9 @@ from metallmix_wandb.knowledge.meta_learner.features import (
     build_table,
     feature_row,
 )
+from metallmix_wandb.knowledge.meta_learner.pool import LoggedPool, blend, config_key, table_pool
 from metallmix_wandb.knowledge.meta_learner.quality import LodoQuality, fold_assignment, lodo_quality
+from metallmix_wandb.knowledge.meta_learner.shap_compat import shap_xgboost_compat
 from metallmix_wandb.knowledge.meta_learner.variants import (
     DEFAULT,
     LearnerSettings,
@@ -82,7 +83,7 @@ class Prediction(BaseModel):
 class BestConfig(BaseModel):
     config: dict[str, Any] = Field(description="a full config of the space: always passes validate_config")
     prediction: Prediction
-    method: Literal["grid", "sample"]
+    method: Literal["grid", "sample", "logged"]
     scored: int = Field(description="candidate configs scored")
     seconds: float
 
@@ -107,6 +108,8 @@ class MetaLearnerInfo(BaseModel):
     dataset_meta: list[list[float | None]] = Field(
         default_factory=list, description="each training dataset's meta-feature columns (layout order), for the "
         "portfolio of N > 1 recommendations after a load")
+    logged: LoggedPool = Field(default_factory=LoggedPool, description="the logged configs and their observed "
+                               "percentile, kept when the variant chooses among them (`pool: logged`)")
 
     def search_space(self) -> SearchSpace:
         return SearchSpace.from_sweep_config(self.space)
@@ -123,9 +126,12 @@ def _train(X: np.ndarray, y: np.ndarray, params: dict[str, Any], rounds: int, we
 
 def _fit_order(X: np.ndarray, score: np.ndarray, groups: np.ndarray, settings: LearnerSettings,
                params: dict[str, Any], rounds: int, weight: np.ndarray | None = None) -> xgb.Booster:
-    """A learning-to-rank booster grouped by dataset (rows sorted by group, as XGBoost requires)."""
+    """What orders candidates when it is not the percentile booster: the median (`reg:quantileerror`,
+    alpha 0.5) of the percentile, or a learning-to-rank booster grouped by dataset (rows sorted by group)."""
     import xgboost as xgb
 
+    if settings.objective == "median":
+        return _train(X, score, params, rounds, weight, objective="reg:quantileerror", quantile_alpha=0.5)
     order = np.argsort(groups, kind="stable")
     label = relevance(score[order], settings.relevance_levels)
     dtrain = xgb.DMatrix(X[order], label=label, qid=groups[order], missing=np.nan)
@@ -206,7 +212,8 @@ class MetaLearner:
             metric=metric, layout=table.layout, space=table.space.to_sweep_config(), runs=len(table.score),
             datasets=table.datasets, quality=quality, seed=seed, n_jobs=n_jobs, rounds=rounds,
             xgboost_version=xgb.__version__, timings={"fit_s": t1 - t0, "lodo_s": t2 - t1}, settings=settings,
-            dataset_meta=_dataset_meta(table),
+            dataset_meta=_dataset_meta(table), 
+            logged=table_pool(experiments, table) if settings.pool == "logged" else LoggedPool(),
         )
         learner = cls(info, boosters)
         learner.table = table
@@ -243,14 +250,17 @@ class MetaLearner:
         the model never saw take the runs' most common value."""
         start = time.perf_counter()
         space = space or self.info.search_space()
-        params = [n for n in self.layout.params if n in space.tunable]
-        found = search(space, params, lambda choices, n: self._scores(meta, choices, n),
-                       n_samples=max(1, n_samples), seed=seed, max_grid=max_grid)
-        config = complete(space, found.best(), self.layout.observed_mode)
+        if self._uses_pool():  # the best of the logged configs (variants.py `pool`)
+            config, method, scored = self._ranked(meta, space, 1)[0], "logged", len(self.info.logged.configs)
+        else:
+            params = [n for n in self.layout.params if n in space.tunable]
+            found = search(space, params, lambda choices, n: self._scores(meta, choices, n),
+                           n_samples=max(1, n_samples), seed=seed, max_grid=max_grid)
+            config, method, scored = complete(space, found.best(), self.layout.observed_mode), found.method, found.n
         ok = space.validate_config(config)
         assert ok.ok, ok.errors  # complete() always yields a valid config
         pred = self.predict(meta, [config])[0]
-        return BestConfig(config=config, prediction=pred, method=found.method, scored=found.n,
+        return BestConfig(config=config, prediction=pred, method=method, scored=scored,
                           seconds=time.perf_counter() - start)
 
     def ranked_configs(self, meta: Mapping[str, MetaValue], space: SearchSpace | None = None, n: int = 200,
@@ -264,14 +274,24 @@ class MetaLearner:
     def _ranked(self, meta: Mapping[str, MetaValue], space: SearchSpace | None, n: int, n_samples: int = 2000,
                 seed: int = 0, max_grid: int = MAX_GRID) -> list[dict[str, Any]]:
         space = space or self.info.search_space()
+        configs: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        if self._uses_pool():  # the logged configs by their blended score first; the space fills the rest
+            logged = [complete(space, c, self.layout.observed_mode) for c in self.info.logged.configs]
+            X = np.stack([feature_row(self.layout, meta, c) for c in logged])
+            scores = blend(self._order(X), np.asarray(self.info.logged.observed), self.info.settings.evidence)
+            for i in np.argsort(-scores, kind="stable"):
+                if config_key(logged[i]) not in seen and len(configs) < n:
+                    seen.add(config_key(logged[i]))
+                    configs.append(logged[i])
+            if len(configs) >= n:
+                return configs
         params = [p for p in self.layout.params if p in space.tunable]
         found = search(space, params, lambda choices, m: self._scores(meta, choices, m),
                        n_samples=max(1, n_samples), seed=seed, max_grid=max_grid)
-        configs: list[dict[str, Any]] = []
-        seen: set[str] = set()
         for i in np.argsort(-found.scores, kind="stable"):
             config = complete(space, found.config(int(i)), self.layout.observed_mode)
-            key = json.dumps(config, sort_keys=True, default=str)
+            key = config_key(config)
             if key not in seen:
                 seen.add(key)
                 configs.append(config)
@@ -288,7 +308,8 @@ class MetaLearner:
         if not settings.portfolio or not self.info.dataset_meta or len(ranked) <= 1:
             return ranked[:n]
         X = np.stack([feature_row(self.layout, meta, c) for c in ranked]).astype(np.float32)
-        target = self._order(X)
+        # the order `_ranked` chose (a logged pool's blend is not the model's order); first = best_config
+        target = -np.arange(len(ranked), dtype=np.float64) if self._uses_pool() else self._order(X)
         cols = [c.source == "meta" for c in self.layout.columns]
         metas = np.array(self.info.dataset_meta, dtype=np.float64)
         meta_cols = np.flatnonzero(cols)
@@ -304,6 +325,9 @@ class MetaLearner:
                                  1.0, settings.bandwidth)
         return [ranked[i] for i in greedy_cover(target, per, w, n, settings.shrink)]
 
+    def _uses_pool(self) -> bool:
+        return self.info.settings.pool == "logged" and bool(self.info.logged.configs)
+
     def _order(self, X: np.ndarray) -> np.ndarray:
         """What orders candidates: the ranking booster when the variant has one, else the percentile's."""
         booster = self.boosters.get("order", self.boosters["rank"])
@@ -318,7 +342,7 @@ class MetaLearner:
         """TreeSHAP (shap.TreeExplainer) of one booster: (values rows x columns, expected value)."""
         import shap
 
-        with _shap_xgboost_compat():
+        with shap_xgboost_compat():
             explainer = shap.TreeExplainer(self.boosters[model])
         values = explainer.shap_values(np.asarray(X, dtype=np.float64))
         base = float(np.ravel(explainer.expected_value)[0])
@@ -402,27 +426,3 @@ def lodo(table: TrainingTable, params: dict[str, Any], rounds: int,
             low[test], high[test] = out["low"], out["high"]
     return lodo_quality(table.datasets, table.groups, table.raw, table.score, pred, raw, low, high,
                         folds=len(np.unique(fold_of)), pred_order=order)
-
-
-@contextlib.contextmanager
-def _shap_xgboost_compat() -> Iterator[None]:
-    """shap <= 0.49 reads XGBoost's `base_score` as a float, but XGBoost >= 3.1 stores it as a
-    list ('[5E-1]'): shap/shap#4184, fixed in shap 0.50, which needs numpy 2 (we pin numpy < 2 for
-    sweeps 0.3.0). While a TreeExplainer is built, normalise the decoded model to the old form."""
-    import shap.explainers._tree as tree_mod
-
-    original = tree_mod.decode_ubjson_buffer
-
-    def decode(fd: Any) -> Any:
-        model = original(fd)
-        param = model.get("learner", {}).get("learner_model_param", {})
-        base = param.get("base_score")
-        if isinstance(base, str) and base.startswith("["):
-            param["base_score"] = base.strip("[]").split(",")[0]
-        return model
-
-    tree_mod.decode_ubjson_buffer = decode
-    try:
-        yield
-    finally:
-        tree_mod.decode_ubjson_buffer = original

@@ -76,3 +76,27 @@ def test_a_ranking_variant_orders_candidates_with_its_own_booster(synth: synthet
     assert loaded.best_config(meta, synth.space).config == learner.best_config(meta, synth.space).config
     derived = MetaLearner.fit(synth.experiments, synth.space, n_jobs=1, settings=VARIANTS["derived"], lite=True)
     assert derived.layout.derived_meta and "meta/instances_per_class" in derived.layout.names
+
+
+def test_the_median_objective_prefers_the_config_best_on_most_datasets_to_the_safe_second() -> None:
+    """Config `a` is the best on 3 of 5 datasets and the worst on 2; `b` is second or best everywhere:
+    `b` has the higher mean percentile, `a` the higher median. The median variant orders by the median."""
+    from metallmix_wandb.knowledge.records import Experiment
+    from metallmix_wandb.space.search_space import SearchSpace
+
+    names = list("abcdefghij")
+    space = SearchSpace.from_sweep_config({"parameters": {"x": {"values": names}}})
+    rng = np.random.default_rng(0)
+    exps = []
+    for d in range(5):
+        for copy in range(2):
+            for x in names:
+                acc = {"a": 1.0 if d < 3 else 0.0, "b": 0.9}.get(x, float(rng.uniform(0.1, 0.8)))
+                exps.append(Experiment(run_path=f"p/{d}/{copy}/{x}", run_id=f"{d}{copy}{x}", dataset=f"d{d}",
+                                       config={"x": x}, meta_features={"n_instances": 1000.0},
+                                       summary={"val/acc": acc}, train_time_s=1.0))
+    meta = {"n_instances": 1000.0}
+    mean = MetaLearner.fit(exps, space, metric="val/acc", n_jobs=1, settings=VARIANTS["percentile"], lite=True)
+    median = MetaLearner.fit(exps, space, metric="val/acc", n_jobs=1, settings=VARIANTS["median"], lite=True)
+    assert mean.recommend_n(meta, space, 1)[0]["x"] == "b"
+    assert "order" in median.boosters and median.recommend_n(meta, space, 1)[0]["x"] == "a"
