@@ -25,7 +25,7 @@ from benchmarks.recommend_bench import PROJECT, build  # noqa: E402
 from metallmix_wandb.knowledge.meta_learner.artifact import load_knowledge  # noqa: E402
 from metallmix_wandb.knowledge.store import ExperimentStore  # noqa: E402
 from metallmix_wandb.llm.client import LLMClient  # noqa: E402
-from metallmix_wandb.llm.server import LocalLLMServer  # noqa: E402
+from metallmix_wandb.llm.server import RESPONSE_MODE, LocalLLMServer  # noqa: E402
 from metallmix_wandb.recommend.pipeline import RecommendRequest, recommend  # noqa: E402
 from metallmix_wandb.settings import Settings  # noqa: E402
 
@@ -63,7 +63,7 @@ def main() -> None:
         t = time.perf_counter()
         with server, ExperimentStore.from_settings(settings) as store:
             print(f"server start {time.perf_counter() - t:.1f} s; threads {server.n_threads}; {server.command()[-6:]}")
-            llm = LLMClient(server.base_url, server.alias)
+            llm = LLMClient(server.base_url, server.alias, first_mode=RESPONSE_MODE)
             for i in range(args.runs):
                 before = log.read_text(errors="replace")
                 req = RecommendRequest(fallback="meta-learner", explanation_max_chars=400, seed=i,

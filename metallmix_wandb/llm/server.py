@@ -35,6 +35,9 @@ MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_ALIAS = "smollm2-135m"
 DEFAULT_PORT = 8765
 DEFAULT_CTX = 4096  # a meta-informed prompt with 8 neighbours is ~2,250 tokens: 2048 overflows
+RESPONSE_MODE = "json_object"
+"""The response mode (llm/modes/) llama-cpp-python's server takes: it answers the standard `json_schema`
+form with HTTP 500, so clients of the embedded server start here instead of wasting a request per call."""
 SERVER_MODULES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context")
 
 INSTALL_SERVER = (
