@@ -76,6 +76,7 @@ def choose_in_set(llm: ChatJSON, learner: MetaLearner, meta: Mapping[str, MetaVa
         "raw_valid": answers[0].ok, "repairs": len(answers) - 1, "raw_reply": answers_text[-1],
         "candidates": [c.scored for c in offered], "choice_set": decision,
         "llm_first_choice": decision.pick_scored.config if decision.pick_scored else None,
+        "prompt": messages,
     }
     if decision.pick is not None and not decision.overruled:
         return Choice(source="llm", config=final.config, explanation=said, predicted=final,
