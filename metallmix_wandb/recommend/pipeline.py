@@ -151,10 +151,12 @@ def _checked_explanation(choice: Choice, knowledge: Knowledge, meta: Mapping[str
                          neighbours: Sequence[Neighbour], req: RecommendRequest) -> tuple[str, str | None]:
     """(the explanation to show, why the LLM's failed the check or None): the LLM's when it is real
     text naming the chosen values and quoting only numbers it was shown, else the digest's, marked."""
+    from metallmix_wandb.recommend.choose import shap_effects
     from metallmix_wandb.recommend.explanation_check import check_explanation
 
     key = [f.feature for f in knowledge.summary.features if f.source == "param"]
-    sources = [_evidence(neighbours, req.metric), knowledge.digest, choice.predicted, dict(meta)]
+    stated = [r.mean_shap for r in shap_effects(choice.config, knowledge, list(choice.config))]  # told the LLM
+    sources = [_evidence(neighbours, req.metric), knowledge.digest, choice.predicted, dict(meta), stated]
     verdict = check_explanation(choice.explanation, choice.config, key_params=key, sources=sources)
     if verdict.ok:
         return choice.explanation, None
