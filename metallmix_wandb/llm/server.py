@@ -52,8 +52,9 @@ _PERF = re.compile(r"(prompt eval|eval) time =\s*([\d.]+) ms /\s*(\d+) (?:tokens
 
 def log_speed(text: str) -> dict[str, float]:
     """Prompt-reading and generation speed (tokens per second) summed over the `llama_perf_context_print`
-    lines llama-cpp-python writes to its log after every completion (prompt tokens served from the
-    prompt cache are not counted: they cost nothing). Empty when the text has none."""
+    lines llama-cpp-python writes to its log after every completion, and the tokens it read and wrote
+    (`prompt_evaluated`: prompt tokens served from the prompt cache are not counted, they cost nothing;
+    `generated`). Empty when the text has none."""
     ms = {"prompt eval": 0.0, "eval": 0.0}
     n = {"prompt eval": 0, "eval": 0}
     for kind, t, count in _PERF.findall(text):
@@ -62,8 +63,10 @@ def log_speed(text: str) -> dict[str, float]:
     out = {}
     if ms["prompt eval"] > 0:
         out["prompt_tok_s"] = n["prompt eval"] / ms["prompt eval"] * 1000
+        out["prompt_evaluated"] = float(n["prompt eval"])  # what the time was spent on: the cache's misses
     if ms["eval"] > 0:
         out["completion_tok_s"] = n["eval"] / ms["eval"] * 1000
+        out["generated"] = float(n["eval"])
     return out
 
 
