@@ -16,7 +16,7 @@ Tested in tests/recommend/test_explain_text.py.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 from metallmix_wandb.llm.chat import ChatResult
@@ -27,9 +27,9 @@ ExplanationMode = Literal["text", "json"]
 EXPLANATION_MODES: tuple[str, ...] = ("text", "json")
 
 EXPLAIN_REQUEST = (
-    "Now explain that choice to the user in two or three plain English sentences: name the values you chose, "
-    "the most influential first, and say why, using the SHAP effects you stated. Quote only numbers stated "
-    "above. Do not write JSON, code or a list."
+    "Now explain that choice to the user in two or three plain English sentences: name the values you chose "
+    "and say why, using the SHAP effects you stated. Quote only numbers stated above. Do not write JSON, "
+    "code or a list."
 )
 """The second call's request: fixed text. The chosen config is in the assistant turn before it (`said`), as
 plain facts, not in a data block: a JSON block right before the answer made SmolLM2 copy JSON (1 of 1
@@ -48,19 +48,24 @@ class Reason(NamedTuple):
 
 
 def said(pick: int, config: Mapping[str, Any], reasons: Sequence[Reason] = ()) -> str:
-    """The choice as the assistant's own short plain facts: `I choose candidate 2: learning_rate 0.001,
-    base_model resnet50, ... SHAP effects: learning_rate 0.001 helps (+0.315); ...`. The reasons' parameters
-    come first (the most influential), so a small model names those first."""
-    first = [r.param for r in reasons if r.param in config]
-    order = [*first, *(k for k in config if k not in first)]
-    values = ", ".join(f"{k} {_value(config[k])}" for k in order)
+    """The choice as the assistant's own short plain sentences, the kind of text the user should read:
+    `I choose candidate 2, with learning_rate 0.001 and base_model resnet50. In the SHAP digest,
+    learning_rate 0.001 helps the percentile (+0.315) and base_model resnet50 hurts it (-0.117).` The
+    values are those of the most influential parameters (`reasons`; every value when there are none).
+    SmolLM2 paraphrases what it reads: kept short, so its paraphrase fits the length cap."""
     what = "my own configuration" if pick == 0 else f"candidate {pick}"
-    out = f"I choose {what}: {values}."
+    named = [(r.param, r.value) for r in reasons if r.param in config] or list(config.items())
+    out = f"I choose {what}, with {_and(f'{k} {_value(v)}' for k, v in named)}."
     if reasons:
-        effects = "; ".join(f"{r.param} {_value(r.value)} {'helps' if r.mean_shap > 0 else 'hurts'} "
-                            f"({r.mean_shap:+.3f})" for r in reasons)
-        out += f" SHAP effects on the percentile: {effects}."
+        effects = [f"{r.param} {_value(r.value)} {'helps' if r.mean_shap > 0 else 'hurts'} the percentile "
+                   f"({r.mean_shap:+.3f})" for r in reasons]
+        out += f" In the SHAP digest, {_and(effects)}."
     return out
+
+
+def _and(parts: Iterable[str]) -> str:
+    items = list(parts)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _value(value: Any) -> str:

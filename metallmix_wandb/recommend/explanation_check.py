@@ -31,6 +31,7 @@ FREE_INTEGERS = 10
 
 _NUMBER = re.compile(r"(?<![\w.])[-+−]?(?:\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?|\.\d+)(?:[eE][-+−]?\d+)?(?:\s?%)?(?![\w])")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
+_END = re.compile(r"[.!?][\"'’”)\]]*$")
 _CODE = re.compile(r"[{}]|```|\[\s*[{\[\"]|\"\s*:")
 
 
@@ -137,6 +138,8 @@ def _text_problems(text: str) -> list[str]:
     if len(words) < MIN_WORDS:
         return [f"too short ({len(words)} words, at least {MIN_WORDS})"]
     problems = []
+    if not _END.search(stripped):
+        problems.append("unfinished (it stops mid-sentence)")
     if _CODE.search(stripped):
         problems.append("looks like JSON or code, not prose")
     visible = [c for c in stripped if not c.isspace()]

@@ -43,6 +43,7 @@ def test_a_faithful_explanation_passes() -> None:
     ("The model is resnet50 and the learning rate is 0.001. " + "the model is good and " * 12, "repeats itself"),
     ("lr 0.001 | do 0.4 | bs 16 | ft 0.85 | a 0.97 | b 0.81 | c 0.99 | d 0.84 | e 95.2 | 118.7 ==> ## !! ++", "not prose"),
     ("A long answer about resnet50 and a learning rate of 0.001. " * 40, "too long"),
+    ("I chose resnet50 with a learning rate of 0.001; in the digest learning_rate 0.001 helps (+", "unfinished"),
 ])
 def test_junk_is_rejected_with_its_reason(text: str, reason: str) -> None:
     verdict = _check(text)
