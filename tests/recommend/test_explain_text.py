@@ -26,7 +26,7 @@ def _recommend(llm: ScriptedClient, **req: object):
     settings = load_settings(project=EXPLAIN_PROJECT)
     knowledge = load_knowledge(EXPLAIN_PROJECT, settings.cache_dir)
     with open_store(settings) as store:
-        return recommend(MF, knowledge.space, store, knowledge, RecommendRequest(judge=False, **req), llm)
+        return recommend(MF, knowledge.space, store, knowledge, RecommendRequest(**{"judge": False, **req}), llm)
 
 
 def test_the_choice_is_json_and_the_explanation_plain_text_in_the_same_conversation(kb: dict) -> None:  # noqa: F811
@@ -36,7 +36,7 @@ def test_the_choice_is_json_and_the_explanation_plain_text_in_the_same_conversat
     assert "explanation" not in choice["schema"]["properties"] and '"explanation"' not in choice["messages"][0]["content"]
     assert text["name"] == "text" and text["messages"][:2] == choice["messages"]  # same prefix: the server's cache
     facts = text["messages"][2]["content"]  # its reply as plain facts: the pick resolved to the config's values
-    assert text["messages"][2]["role"] == "assistant" and facts.startswith("I choose candidate 1: ")
+    assert text["messages"][2]["role"] == "assistant" and facts.startswith("I choose candidate 1, with ")
     assert "{" not in facts and f"learning_rate {short(rec.config['learning_rate'])}" in facts
     assert "In the SHAP digest, learning_rate " in facts  # the most influential parameter's effect
     assert text["messages"][3] == {"role": "user", "content": EXPLAIN_REQUEST}  # fixed text, no data
