@@ -25,7 +25,7 @@ from benchmarks.recommend_bench import PROJECT, build  # noqa: E402
 from metallmix_wandb.knowledge.meta_learner.artifact import load_knowledge  # noqa: E402
 from metallmix_wandb.knowledge.store import ExperimentStore  # noqa: E402
 from metallmix_wandb.llm.client import LLMClient  # noqa: E402
-from metallmix_wandb.llm.server import LocalLLMServer  # noqa: E402
+from metallmix_wandb.llm.server import RESPONSE_MODE, LocalLLMServer  # noqa: E402
 from metallmix_wandb.recommend.pipeline import RecommendRequest, recommend  # noqa: E402
 from metallmix_wandb.settings import Settings  # noqa: E402
 
@@ -39,7 +39,7 @@ def main(n: int, modes: list[str]) -> None:
         knowledge = load_knowledge(PROJECT, settings.cache_dir)
         with LocalLLMServer(n_ctx=4096, log_path=tmp / "llm.log", ready_timeout_s=180) as server, \
                 ExperimentStore.from_settings(settings) as store:
-            llm = LLMClient(server.base_url, server.alias)
+            llm = LLMClient(server.base_url, server.alias, first_mode=RESPONSE_MODE)
             for mode in modes:
                 rng = random.Random(0)  # the same new datasets for each mode
                 rows, reasons = [], collections.Counter()

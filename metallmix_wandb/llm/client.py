@@ -98,6 +98,7 @@ class LLMClient:
         temperature: float = 0.0,
         max_tokens: int = 512,
         sleep: Callable[[float], None] = time.sleep,
+        first_mode: str | None = None,
     ) -> None:
         if not base_url:
             raise ValueError("base_url is required (e.g. http://127.0.0.1:8765/v1)")
@@ -114,7 +115,12 @@ class LLMClient:
         self.temperature = temperature
         self.max_tokens = max_tokens
         self._sleep = sleep
-        self._mode_index = 0  # into FALLBACK_ORDER: the first mode not known to be rejected
+        if first_mode is not None and first_mode not in FALLBACK_ORDER:
+            raise ValueError(f"unknown response mode {first_mode!r} (expected one of {list(FALLBACK_ORDER)})")
+        # Into FALLBACK_ORDER: the first mode not known to be rejected. `first_mode` skips the ones a known
+        # server rejects (the embedded llama-cpp-python answers json_schema with HTTP 500), so no call
+        # wastes a request on them; an unknown server starts at the standard form.
+        self._mode_index = FALLBACK_ORDER.index(first_mode) if first_mode else 0
         self._client: Any = None
 
     def __repr__(self) -> str:

@@ -46,14 +46,17 @@ class Endpoint:
     server: LocalLLMServer | None = None
     timeout_s: float | None = None
     secrets: tuple[SecretStr | None, ...] = field(default=(), repr=False)
+    first_mode: str | None = None
 
     def client(self, model: str | None = None) -> LLMClient:
-        """A client for `model` (default: the endpoint's), with the settings' deadline and every
-        configured secret to mask in what the server sends back."""
+        """A client for `model` (default: the endpoint's), with the settings' deadline, every configured
+        secret to mask in what the server sends back, and the response mode a known server takes
+        (`first_mode`: the embedded one's; None: any server, the standard form first)."""
         from metallmix_wandb.llm.client import DEFAULT_TIMEOUT_S, LLMClient
 
         return LLMClient(self.base_url, model or self.default_model, self.api_key,
-                         timeout_s=self.timeout_s or DEFAULT_TIMEOUT_S, secrets=self.secrets)
+                         timeout_s=self.timeout_s or DEFAULT_TIMEOUT_S, secrets=self.secrets,
+                         first_mode=self.first_mode)
 
 
 @contextlib.contextmanager
@@ -64,9 +67,10 @@ def open_endpoint(settings: Settings, notice: Callable[[], None] = lambda: None)
         yield Endpoint(settings.llm_base_url, settings.llm_model or "default", embedded=False,
                        api_key=settings.llm_api_key, timeout_s=settings.llm_timeout_s, secrets=settings.secrets)
         return
-    from metallmix_wandb.llm.server import LocalLLMServer
+    from metallmix_wandb.llm.server import RESPONSE_MODE, LocalLLMServer
 
     notice()
     with LocalLLMServer(n_ctx=EMBEDDED_CONTEXT) as server:
         yield Endpoint(server.base_url, server.alias, embedded=True, server=server,
-                       timeout_s=settings.llm_timeout_s or EMBEDDED_TIMEOUT_S, secrets=settings.secrets)
+                       timeout_s=settings.llm_timeout_s or EMBEDDED_TIMEOUT_S, secrets=settings.secrets,
+                       first_mode=RESPONSE_MODE)

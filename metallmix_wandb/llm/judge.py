@@ -42,11 +42,16 @@ CRITERIA: tuple[str, ...] = ("format", "accuracy", "completeness", "conciseness"
 # --------------------------------------------------------------------------- prompt
 
 JUDGE_RUBRIC = """Score each criterion with an integer from 0 (worst) to 4 (best):
-- format: 4 = one JSON object in the required shape ("raw_reply"), every value inside the search space; 3 = right but with a minor slip (text around it, an extra or missing key); 2 = usable only after cleanup; 1 = hardly usable; 0 = no usable configuration.
-- accuracy: check every claim of the "explanation" against "past_experiments", "shap_digest" and "candidates". 4 = every value, metric and effect it states is there and agrees (a value the digest calls best is not called harmful); 2 = some claims are found nowhere in the evidence; 0 = a claim contradicts the evidence (says a value helps when the digest says it hurts, quotes a metric that is not there).
-- completeness: against "chosen_config". 4 = the explanation names the chosen values of the most influential parameters (first in "shap_digest") and gives the evidence for them; 2 = names some chosen values without evidence, or names values that are not chosen; 0 = names none, or there is no explanation.
-- conciseness: 4 = short and to the point, nothing repeated; 2 = padded or repetitive; 0 = rambling, or empty.
+- format: 4 = "raw_reply" is one JSON object in the required shape, every value inside the search space; 2 = usable only after cleanup; 0 = no usable configuration.
+- accuracy: check the "explanation"'s claims against "past_experiments", "shap_digest" and "candidates". 4 = every value, metric and effect it states is there and agrees; 2 = some claims are found nowhere; 0 = a claim contradicts them (a value called good that the digest calls worst, a metric that is not there).
+- completeness: 4 = it names the "chosen_config" values of the most influential parameters (first in "shap_digest") with their evidence; 2 = some chosen values without evidence, or values not chosen; 0 = none, or no explanation.
+- conciseness: 4 = short, nothing repeated; 2 = padded or repetitive; 0 = rambling or empty.
 - fluency: 4 = clear, grammatical, natural; 2 = understandable with effort; 0 = unreadable."""
+
+JUDGE_OUTPUT = (
+    'Output format: one JSON object only: {"format": n, "accuracy": n, "completeness": n, "conciseness": n, '
+    '"fluency": n, "rationale": "<one sentence>"}, each n an integer from 0 to 4.'
+)
 
 _JUDGE_CORE = (
     "You are a strict evaluator of a hyperparameter recommendation for the machine-learning task in the "
@@ -58,12 +63,29 @@ _JUDGE_CORE = (
 
 def judge_instruction_text() -> str:
     """The judge's system message: role, data rule, rubric and output format (fixed text)."""
-    out = (
-        "Output format: reply with one JSON object and nothing else: "
-        '{"format": n, "accuracy": n, "completeness": n, "conciseness": n, "fluency": n, '
-        '"rationale": "<one or two sentences>"}, each n an integer from 0 to 4.'
-    )
-    return "\n\n".join([_JUDGE_CORE, DATA_RULE, JUDGE_RUBRIC, out])
+    return "\n\n".join([_JUDGE_CORE, DATA_RULE, JUDGE_RUBRIC, JUDGE_OUTPUT])
+
+
+JUDGE_TURN = (
+    "Now act as a strict evaluator of the recommendation answering the data above: the data block below "
+    "holds the assistant's raw reply, the chosen configuration and its explanation. Judge only against "
+    "what the data shows."
+)
+"""The judge's request after the recommender's own prompt (`judge_followup`): fixed text."""
+
+
+def judge_followup(prompt: Sequence[Message], configs: Sequence[Mapping[str, Any]], explanation: str,
+                   raw_reply: str, *, max_reply_chars: int = MAX_REPLY_CHARS) -> list[Message]:
+    """The judge's messages as a continuation of the recommender's `prompt` (its system message and the
+    evidence, candidates included, exactly as the assistant was shown them), then one user turn: the
+    rubric and the reply, chosen config and explanation as data. A server with a prompt cache
+    (llama.cpp keeps the longest common prefix with the previous request) then reads the evidence once
+    for the choice, the explanation and every judge repeat, instead of once more for the judge."""
+    fields = {"raw_reply": cut_text(raw_reply, max_reply_chars),
+              "chosen_config": plain_data(dict(configs[0]) if len(configs) == 1 else [dict(c) for c in configs]),
+              "explanation": plain_data(explanation)}
+    turn = "\n\n".join([JUDGE_TURN, JUDGE_RUBRIC, JUDGE_OUTPUT, data_block(fields)])
+    return [*(dict(m) for m in prompt), {"role": "user", "content": turn}]
 
 
 def judge_messages(

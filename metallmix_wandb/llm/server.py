@@ -35,6 +35,9 @@ MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_ALIAS = "smollm2-135m"
 DEFAULT_PORT = 8765
 DEFAULT_CTX = 4096  # a meta-informed prompt with 8 neighbours is ~2,250 tokens: 2048 overflows
+RESPONSE_MODE = "json_object"
+"""The response mode (llm/modes/) llama-cpp-python's server takes: it answers the standard `json_schema`
+form with HTTP 500, so clients of the embedded server start here instead of wasting a request per call."""
 SERVER_MODULES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context")
 
 INSTALL_SERVER = (
@@ -49,8 +52,9 @@ _PERF = re.compile(r"(prompt eval|eval) time =\s*([\d.]+) ms /\s*(\d+) (?:tokens
 
 def log_speed(text: str) -> dict[str, float]:
     """Prompt-reading and generation speed (tokens per second) summed over the `llama_perf_context_print`
-    lines llama-cpp-python writes to its log after every completion (prompt tokens served from the
-    prompt cache are not counted: they cost nothing). Empty when the text has none."""
+    lines llama-cpp-python writes to its log after every completion, and the tokens it read and wrote
+    (`prompt_evaluated`: prompt tokens served from the prompt cache are not counted, they cost nothing;
+    `generated`). Empty when the text has none."""
     ms = {"prompt eval": 0.0, "eval": 0.0}
     n = {"prompt eval": 0, "eval": 0}
     for kind, t, count in _PERF.findall(text):
@@ -59,8 +63,10 @@ def log_speed(text: str) -> dict[str, float]:
     out = {}
     if ms["prompt eval"] > 0:
         out["prompt_tok_s"] = n["prompt eval"] / ms["prompt eval"] * 1000
+        out["prompt_evaluated"] = float(n["prompt eval"])  # what the time was spent on: the cache's misses
     if ms["eval"] > 0:
         out["completion_tok_s"] = n["eval"] / ms["eval"] * 1000
+        out["generated"] = float(n["eval"])
     return out
 
 

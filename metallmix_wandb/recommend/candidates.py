@@ -183,9 +183,8 @@ def pick_format_rule(n: int, explanation: bool = True) -> str:
     """The output-format paragraph for `pick_schema`, written beside it so the two never drift."""
     why = ', "explanation": "<why>"' if explanation else ""
     rule = (
-        f'Output format: one JSON object and nothing else: {{"candidate": <id>, "config": null{why}}}. '
-        f'"candidate": the id (1 to {n}) you choose, or {OWN} with your own "config": a value for every '
-        'parameter of the data\'s "search_space", each one of its listed values or between "min" and "max".'
+        f'Output format: one JSON object only: {{"candidate": <id 1-{n}>, "config": null{why}}}, or '
+        f'"candidate": {OWN} with your own "config": a value for every "search_space" parameter, inside it.'
     )
     return rule + (' "explanation": two to four sentences on why, citing the evidence.' if explanation else "")
 

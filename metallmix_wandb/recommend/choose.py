@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from metallmix_wandb.knowledge.records import MetaValue, Neighbour
 from metallmix_wandb.llm.ask import repair_messages
-from metallmix_wandb.recommend.candidates import OFFER, TIE, PickAnswer, chosen, decide_answer, offer, pick_schema, read_pick
-from metallmix_wandb.recommend.explain_text import ChatText, ExplanationMode, ask_explanation
+from metallmix_wandb.recommend.candidates import (
+    OFFER, TIE, PickAnswer, chosen, decide_answer, offer, pick_schema, read_pick, top_params, value_effect,
+)
+from metallmix_wandb.recommend.explain_text import ChatText, ExplanationMode, Reason, ask_explanation
 from metallmix_wandb.recommend.prompts import choice_messages, evidence_digest
 from metallmix_wandb.recommend.record import Choice, ScoredConfig, meta_learner_explanation
 from metallmix_wandb.space.search_space import SearchSpace
@@ -34,6 +36,19 @@ def scored_configs(learner: MetaLearner, meta: Mapping[str, MetaValue],
     """Configs with the meta-learner's predictions."""
     return [ScoredConfig(config=dict(c), **p.model_dump())
             for c, p in zip(configs, learner.predict(meta, configs), strict=True)]
+
+
+def shap_effects(config: Mapping[str, Any], knowledge: Knowledge, tunable: Sequence[str]) -> list[Reason]:
+    """The SHAP digest's effect of the config's value of each of the most influential parameters (those
+    the summary has an entry for): the reasons the explanation is asked to give."""
+    summary = getattr(knowledge, "summary", None)
+    out = []
+    for p in top_params(summary, tunable):
+        feature = summary.feature(p) if summary else None
+        effect = value_effect(feature, config.get(p)) if feature else None
+        if effect is not None:
+            out.append(Reason(p, config.get(p), effect.mean_shap))
+    return out
 
 
 def choose_in_set(llm: ChatJSON, learner: MetaLearner, meta: Mapping[str, MetaValue], space: SearchSpace,
@@ -69,13 +84,15 @@ def choose_in_set(llm: ChatJSON, learner: MetaLearner, meta: Mapping[str, MetaVa
     final = chosen(decision)
     said = answers[-1].explanation
     if in_text and decision.pick is not None and not decision.overruled:
-        chats.append(ask_explanation(llm, convo, decision.pick, final.config, explanation_max_chars))
+        reasons = shap_effects(final.config, knowledge, list(space.tunable))
+        chats.append(ask_explanation(llm, convo, decision.pick, final.config, explanation_max_chars, reasons))
         said = chats[-1].text
     asked: dict[str, Any] = {
         "tokens": {"prompt": sum(c.prompt_tokens for c in chats), "completion": sum(c.completion_tokens for c in chats)},
         "raw_valid": answers[0].ok, "repairs": len(answers) - 1, "raw_reply": answers_text[-1],
         "candidates": [c.scored for c in offered], "choice_set": decision,
         "llm_first_choice": decision.pick_scored.config if decision.pick_scored else None,
+        "prompt": messages,
     }
     if decision.pick is not None and not decision.overruled:
         return Choice(source="llm", config=final.config, explanation=said, predicted=final,

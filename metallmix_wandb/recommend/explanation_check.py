@@ -31,6 +31,7 @@ FREE_INTEGERS = 10
 
 _NUMBER = re.compile(r"(?<![\w.])[-+−]?(?:\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?|\.\d+)(?:[eE][-+−]?\d+)?(?:\s?%)?(?![\w])")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
+_END = re.compile(r"[.!?][\"'’”)\]]*$")
 _CODE = re.compile(r"[{}]|```|\[\s*[{\[\"]|\"\s*:")
 
 
@@ -97,6 +98,29 @@ def numbers_in(value: Any) -> list[float]:
     return []
 
 
+def signed_numbers(value: Any) -> list[float]:
+    """The numbers written with an explicit sign ("+0.315", "(−0.390)") in the text of a value: how the
+    digest writes a SHAP effect."""
+    if isinstance(value, str):
+        return [(-1 if m.group()[0] in "-−" else 1) * _parse(m.group())[0] for m in _NUMBER.finditer(value)
+                if m.group()[0] in "+-−"]
+    if isinstance(value, BaseModel):
+        return signed_numbers(value.model_dump())
+    if isinstance(value, Mapping):
+        return [n for v in value.values() for n in signed_numbers(v)]
+    if isinstance(value, Iterable) and not isinstance(value, bytes):
+        return [n for v in value for n in signed_numbers(v)]
+    return []
+
+
+def _effect_found(token: str, effects: Sequence[float]) -> bool:
+    """A signed number is an effect: found among the effects with the same sign ("+0.899" is not the
+    predicted percentile 0.899, and "-0.2" is not a dropout of 0.2)."""
+    x, sig, _ = _parse(token)
+    negative = token.strip()[0] in "-−"
+    return any(_close(x, sig, v) and (v < 0) == negative for v in effects)
+
+
 def _found(token: str, sources: Sequence[float]) -> bool:
     x, sig, pct = _parse(token)
     if not pct and x == int(x) and abs(x) <= FREE_INTEGERS and "." not in token:
@@ -137,6 +161,8 @@ def _text_problems(text: str) -> list[str]:
     if len(words) < MIN_WORDS:
         return [f"too short ({len(words)} words, at least {MIN_WORDS})"]
     problems = []
+    if not _END.search(stripped):
+        problems.append("unfinished (it stops mid-sentence)")
     if _CODE.search(stripped):
         problems.append("looks like JSON or code, not prose")
     visible = [c for c in stripped if not c.isspace()]
@@ -155,13 +181,16 @@ def check_explanation(
     *,
     key_params: Sequence[str] = (),
     sources: Sequence[Any] = (),
+    effects: Sequence[float] = (),
 ) -> ExplanationVerdict:
     """Check `text` explains `config`.
 
     `key_params`: the parameters that matter most (SHAP order); the text must name the value of one of
     the first two that has a nameable value, and at least two of the config's values in all (one when
     the config has one). `sources`: everything the model was shown or the record states (evidence,
-    digest, config, prediction, meta-features); each number the text quotes must be found there.
+    digest, config, prediction, meta-features); each number the text quotes must be found there. A
+    number written with a sign is a SHAP effect: it must be one of the sources' signed numbers (the
+    digest's) or of `effects` (those the model was told), sign included.
     """
     problems = _text_problems(text or "")
     if problems and problems[0].startswith(("too long", "too short")):
@@ -176,7 +205,9 @@ def check_explanation(
     if top and not set(top) & set(named):
         problems.append("does not name the value of " + " or ".join(top) + " (the most influential by SHAP)")
     pool = numbers_in([*sources, dict(config)])
-    unfound = [t.strip() for t in tokens if not _found(t, pool)]
+    effects = [*signed_numbers(list(sources)), *effects]
+    unfound = [t.strip() for t in tokens
+               if not (_effect_found(t, effects) if t.strip()[0] in "+-−" else _found(t, pool))]
     if unfound:
         problems.append("quotes numbers found nowhere in the evidence: " + ", ".join(unfound[:5]))
     return ExplanationVerdict(ok=not problems, reasons=problems, named_values=named, unfound_numbers=unfound)

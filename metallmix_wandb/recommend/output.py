@@ -155,17 +155,23 @@ def show(rec: Recommendation, console: Console, run_path: str | None, advice: Ad
         console.print(Text(f"logged: {run_path}", style="dim"))
 
 
-SPEED = ("prompt_tok_s", "completion_tok_s")
-"""Timings that are speeds (the embedded server's, from its log), shown on their own line."""
+SPEED = ("prompt_tok_s", "completion_tok_s", "prompt_evaluated", "generated")
+"""Timings that are speeds and the token counts behind them (the embedded server's, from its log), shown
+on their own line."""
 
 
 def speed_line(rec: Recommendation) -> str | None:
-    """`LLM speed: prompt 512 tok/s, completion 48 tok/s; tokens: prompt 1,480, ...`, when measured."""
-    speeds = [f"{k.split('_')[0]} {rec.timings[k]:.0f} tok/s" for k in SPEED if k in rec.timings]
+    """`LLM speed: prompt 512 tok/s, completion 48 tok/s; server read 1,874 prompt tokens (the rest came
+    from its prompt cache), wrote 233; tokens: prompt 1,480, ...`, when measured."""
+    speeds = [f"{k.split('_')[0]} {rec.timings[k]:.0f} tok/s" for k in SPEED[:2] if k in rec.timings]
     if not speeds:
         return None
+    line = "LLM speed: " + ", ".join(speeds)
+    if "prompt_evaluated" in rec.timings and "generated" in rec.timings:
+        line += (f"; server read {rec.timings['prompt_evaluated']:,.0f} prompt tokens (the rest came from its "
+                 f"prompt cache), wrote {rec.timings['generated']:,.0f}")
     tokens = ", ".join(f"{k} {v:,}" for k, v in rec.tokens.items())
-    return "LLM speed: " + ", ".join(speeds) + (f"; tokens: {tokens}" if tokens else "")
+    return line + (f"; tokens: {tokens}" if tokens else "")
 
 
 def show_portfolio(rec: Recommendation, console: Console) -> None:

@@ -122,7 +122,7 @@ def _asked(outcome: RepairOutcome) -> dict[str, Any]:
 
 
 def _ask_llm(llm: ChatJSON, meta: Mapping[str, MetaValue], space: SearchSpace, neighbours: Sequence[Neighbour],
-             knowledge: Knowledge, req: RecommendRequest) -> RepairOutcome:
+             knowledge: Knowledge, req: RecommendRequest) -> tuple[RepairOutcome, list[dict[str, str]]]:
     # The LLM loop, prompts and output checks are imported here: `--no-llm` never needs them.
     from metallmix_wandb.llm.ask import ask_for_configs
     from metallmix_wandb.llm.schemas import answer_schema
@@ -132,18 +132,20 @@ def _ask_llm(llm: ChatJSON, meta: Mapping[str, MetaValue], space: SearchSpace, n
                                        k=req.proposals, metric=req.metric, time_metric=req.time_metric,
                                        task=req.task)
     schema = answer_schema(space, req.proposals, explanation_max_chars=req.explanation_max_chars)
-    return ask_for_configs(llm, messages, space, k=req.proposals, max_repairs=req.max_repairs, schema=schema)
+    outcome = ask_for_configs(llm, messages, space, k=req.proposals, max_repairs=req.max_repairs, schema=schema)
+    return outcome, messages
 
 
 def _llm_choice(outcome: RepairOutcome, learner: MetaLearner, meta: Mapping[str, MetaValue], space: SearchSpace,
-                knowledge: Knowledge, req: RecommendRequest) -> Choice:
+                knowledge: Knowledge, req: RecommendRequest, prompt: list[dict[str, str]]) -> Choice:
     """The meta-learner's pick among the LLM's valid configs; or, with `--fallback meta-learner`, its own
     best config; or RecommendError."""
     if outcome.ok and outcome.answer is not None:
         candidates = _scored(learner, meta, outcome.answer.configs)
         chosen = rank_candidates(candidates)[0]
+        evidence = prompt if req.mode == "meta-informed" else []  # zero-shot's prompt holds no evidence to judge by
         return Choice(source="llm", config=chosen.config, explanation=outcome.answer.explanation, predicted=chosen,
-                      candidates=candidates, llm_first_choice=candidates[0].config, **_asked(outcome))
+                      candidates=candidates, llm_first_choice=candidates[0].config, prompt=evidence, **_asked(outcome))
     if req.fallback == "meta-learner":
         return _meta_learner_choice(learner, meta, space, knowledge, req, after=outcome)
     raise RecommendError(f"{outcome.failure}. Nothing was logged or enqueued; retry with "
@@ -154,11 +156,13 @@ def _checked_explanation(choice: Choice, knowledge: Knowledge, meta: Mapping[str
                          neighbours: Sequence[Neighbour], req: RecommendRequest) -> tuple[str, str | None]:
     """(the explanation to show, why the LLM's failed the check or None): the LLM's when it is real
     text naming the chosen values and quoting only numbers it was shown, else the digest's, marked."""
+    from metallmix_wandb.recommend.choose import shap_effects
     from metallmix_wandb.recommend.explanation_check import check_explanation
 
     key = [f.feature for f in knowledge.summary.features if f.source == "param"]
+    stated = [r.mean_shap for r in shap_effects(choice.config, knowledge, list(choice.config))]  # told the LLM
     sources = [_evidence(neighbours, req.metric), knowledge.digest, choice.predicted, dict(meta)]
-    verdict = check_explanation(choice.explanation, choice.config, key_params=key, sources=sources)
+    verdict = check_explanation(choice.explanation, choice.config, key_params=key, sources=sources, effects=stated)
     if verdict.ok:
         return choice.explanation, None
     fallback = meta_learner_explanation(choice.config, choice.predicted, knowledge.digest, req.metric)
@@ -168,7 +172,9 @@ def _checked_explanation(choice: Choice, knowledge: Knowledge, meta: Mapping[str
 def _judge(judge_llm: ChatJSON, choice: Choice, config: dict[str, Any], meta: Mapping[str, MetaValue],
            space: SearchSpace, neighbours: Sequence[Neighbour], knowledge: Knowledge,
            req: RecommendRequest) -> JudgeOutcome:
-    from metallmix_wandb.llm.judge import judge, judge_messages, judge_schema
+    """The judge's scores. After a meta-informed prompt the judge continues it (`judge_followup`: the same
+    evidence, read once by a server with a prompt cache); else it gets the evidence on its own."""
+    from metallmix_wandb.llm.judge import judge, judge_followup, judge_messages, judge_schema
     from metallmix_wandb.llm.output import format_score_of
 
     if choice.choice_set is not None:
@@ -177,12 +183,15 @@ def _judge(judge_llm: ChatJSON, choice: Choice, config: dict[str, Any], meta: Ma
         format_code = pick_format_score(choice.raw_reply, len(choice.choice_set.offered), space)
     else:
         format_code = format_score_of(choice.raw_reply, space, max_configs=req.proposals)
-    from metallmix_wandb.recommend.prompts import candidate_table, evidence_digest, task_of
+    if choice.prompt:
+        jm = judge_followup(choice.prompt, [config], choice.explanation, choice.raw_reply)
+    else:
+        from metallmix_wandb.recommend.prompts import candidate_table, evidence_digest, task_of
 
-    offered = candidate_table(choice.choice_set.offered, space) if choice.choice_set is not None else None
-    jm = judge_messages(space, meta, [config], choice.explanation, choice.raw_reply, neighbours,
-                        evidence_digest(knowledge), time_metric=req.time_metric, metric=req.metric,
-                        candidates=offered, task=task_of(space, req.task))
+        offered = candidate_table(choice.choice_set.offered, space) if choice.choice_set is not None else None
+        jm = judge_messages(space, meta, [config], choice.explanation, choice.raw_reply, neighbours,
+                            evidence_digest(knowledge), time_metric=req.time_metric, metric=req.metric,
+                            candidates=offered, task=task_of(space, req.task))
     rationale_cap = 100 if req.explanation_max_chars else None
     return judge(judge_llm, jm, repeats=req.judge_repeats, format_score_code=format_code,
                  schema=judge_schema(rationale_max_chars=rationale_cap))
@@ -223,9 +232,9 @@ def recommend(
     else:
         on_step("asking the LLM")
         t1 = time.perf_counter()
-        outcome = _ask_llm(llm, meta, space, neighbours, knowledge, req)
+        outcome, prompt = _ask_llm(llm, meta, space, neighbours, knowledge, req)
         timings["llm_s"] = time.perf_counter() - t1
-        choice = _llm_choice(outcome, learner, meta, space, knowledge, req)
+        choice = _llm_choice(outcome, learner, meta, space, knowledge, req, prompt)
 
     final = space.validate_config(choice.config)
     if not final.ok or final.config is None:  # every path above validates; this is the last gate

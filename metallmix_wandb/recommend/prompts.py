@@ -23,8 +23,8 @@ from metallmix_wandb.llm.messages import (
     compact_space,
     experiment_table,
     plain_data,
+    shared_table,
     sig3,
-    table,
 )
 from metallmix_wandb.llm.schemas import answer_format_rule
 from metallmix_wandb.recommend.candidates import pick_format_rule
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 PromptMode = Literal["meta-informed", "zero-shot"]
 
-DEFAULT_TASK = "supervised learning on the new dataset (the project gave no task description)"
+DEFAULT_TASK = "supervised learning (no task description given)"
 """The task the prompts name when neither `--task`/METALLMIX_TASK nor the sweep's `description` gives one:
 neutral, so an image, tabular or text project never gets a wrong premise."""
 
@@ -55,7 +55,10 @@ def evidence_digest(knowledge: Knowledge) -> str:
     ranking model's summary (`compact_digest`), a third of the full digest's tokens; the full digest
     when there is no summary (an evaluation fold fitted without SHAP)."""
     summary = getattr(knowledge, "summary", None)
-    return compact_digest(summary, metric=summary.target or "the metric") if summary is not None else knowledge.digest
+    if summary is None:
+        return knowledge.digest
+    metric = (summary.target or "the metric").split(" (")[0]  # "test/acc (percentile within dataset)": said once
+    return compact_digest(summary, metric=metric)
 
 
 PROMPT_MODES: tuple[str, ...] = ("meta-informed", "zero-shot")
@@ -63,15 +66,12 @@ PROMPT_MODES: tuple[str, ...] = ("meta-informed", "zero-shot")
 # --------------------------------------------------------------------------- instruction texts
 
 _CORE_META = (
-    "You are a hyperparameter optimisation assistant for the machine-learning task in the data's \"task\". "
-    "Keep to the evidence: past experiments on the most similar datasets and a SHAP digest (mean effect of "
-    "a value on the within-dataset percentile). Do not invent results or values."
+    "You are a hyperparameter optimisation assistant for the data's \"task\". Keep to the evidence: past "
+    "experiments on similar datasets and a SHAP digest (a value's mean effect on the within-dataset "
+    "percentile). Do not invent results or values."
 )
 
-_CONTEXT_META = (
-    "Context: the past configurations were sampled at random, so none is known to be optimal; weigh closer "
-    "datasets (smaller distance) more."
-)
+_CONTEXT_META = "Past configurations were sampled at random, so none is known to be optimal; closer datasets (smaller distance) count more."
 
 _CORE_ZERO = (
     "You are a hyperparameter optimisation assistant for the machine-learning task in the data's \"task\". "
@@ -154,16 +154,16 @@ def recommendation_messages(
 # --------------------------------------------------------------------------- choosing inside the set
 
 _CHOOSE = (
-    "The meta-learner (trained on all past experiments) offers candidates, best predicted first, each with "
-    "its predicted percentile on the new dataset (1 = best), 80% interval (low-high) and training time. "
-    "Choose the one you expect to do best: candidates whose intervals overlap are tied, so your judgement "
-    "decides. Or propose your own configuration."
+    'The meta-learner offers "candidates", best first: predicted percentile (1 = best), 80% interval '
+    "(low-high), training time. Overlapping intervals are ties: choose the one you expect to do best."
 )
+
 
 def candidate_table(offered: Sequence[Candidate], space: SearchSpace) -> dict[str, Any]:
     """The candidates as one table: id, the config (values as they are), predicted percentile, its 80%
-    interval and training time (3 significant digits). Their SHAP reasons are the digest's numbers for
-    their values, so the digest carries them once (the output still shows them per candidate)."""
+    interval and training time (3 significant digits); what every candidate shares is said once
+    (`every_row`). Their SHAP reasons are the digest's numbers for their values, so the digest carries
+    them once (the output still shows them per candidate)."""
     params = list(space.tunable)
     rows = []
     for c in offered:
@@ -171,7 +171,8 @@ def candidate_table(offered: Sequence[Candidate], space: SearchSpace) -> dict[st
         flat = space.flatten(s.config)
         rows.append([c.id, *(flat.get(p) for p in params), sig3(s.score), sig3(s.low), sig3(s.high),
                      sig3(s.train_time_s)])
-    return table(["id", *params, "percentile", "low", "high", "train_time_s"], rows)
+    return shared_table(["id", *params, "percentile", "low", "high", "train_time_s"], rows,
+                        keep=("id", "percentile"), min_rows=2)
 
 
 def choice_messages(
@@ -194,5 +195,5 @@ def choice_messages(
     fields = _fields(space, meta_features, neighbours, shap_digest, metric=metric, goal=goal,
                      time_metric=time_metric, task=task)
     fields["candidates"] = candidate_table(offered, space)
-    request = "Choose a candidate for the new dataset in the data block below. Reply with the JSON object only."
+    request = "Choose a candidate for the new dataset. Reply with the JSON object only."
     return [{"role": "system", "content": system}, {"role": "user", "content": f"{request}\n\n{data_block(fields)}"}]

@@ -78,6 +78,9 @@ class Choice(BaseModel):
     repairs: int = 0
     tokens: dict[str, int] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)
+    prompt: list[dict[str, str]] = Field(default_factory=list, exclude=True, description=(
+        "the messages the LLM was first asked with, when they hold the evidence (meta-informed): the judge "
+        "continues them, so a server's prompt cache reads the evidence once (llm/judge.py judge_followup)"))
 
     @property
     def llm_answered(self) -> bool:

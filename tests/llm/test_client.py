@@ -10,7 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from metallmix_wandb.llm.client import LLMClient, LLMReplyError, LLMRequestError, LLMUnavailableError
-from metallmix_wandb.llm.server import free_port
+from metallmix_wandb.llm.server import RESPONSE_MODE, free_port
 from metallmix_wandb.llm.ask import ask_for_configs
 from metallmix_wandb.llm.schemas import answer_schema
 from metallmix_wandb.recommend.prompts import recommendation_messages
@@ -66,6 +66,16 @@ def test_falls_back_to_llama_cpp_json_object_and_remembers() -> None:
     assert server.requests[1]["response_format"]["schema"] == SCHEMA
     assert first.mode == second.mode == client.mode == "json_object"
     assert first.http_attempts == 2 and second.http_attempts == 1
+
+
+def test_a_client_of_a_known_server_starts_at_its_mode_and_wastes_no_request() -> None:
+    with FakeLLMServer([llama_cpp_like(answer(GOOD))]) as server:
+        client = _client(server, first_mode=RESPONSE_MODE)
+        first = client.chat_json(MESSAGES, SCHEMA)
+    assert [r["response_format"]["type"] for r in server.requests] == ["json_object"]
+    assert first.mode == "json_object" and first.http_attempts == 1
+    with pytest.raises(ValueError, match="unknown response mode"):
+        _client(server, first_mode="yaml")
 
 
 def test_falls_back_to_plain_text_with_the_schema_in_the_prompt() -> None:

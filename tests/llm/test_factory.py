@@ -67,6 +67,7 @@ def test_without_a_base_url_the_embedded_server_runs_for_the_block(fake_server: 
         assert endpoint.embedded and endpoint.default_model == "smollm2-135m"
         assert endpoint.client().base_url == "http://127.0.0.1:9999/v1" and endpoint.api_key is None
         assert endpoint.client().timeout_s == EMBEDDED_TIMEOUT_S  # the demo model shares this machine's CPU
+        assert endpoint.client().mode == endpoint.client("judge").mode == "json_object"  # no request wasted
     assert fake_server.stopped == [True]
     with open_endpoint(Settings(llm_base_url=None, llm_timeout_s=5)) as endpoint:
         assert endpoint.client().timeout_s == 5
@@ -84,5 +85,6 @@ def test_the_settings_deadline_and_every_configured_secret_reach_the_clients() -
     assert client.timeout_s == 7
     with open_endpoint(Settings(llm_base_url=server.base_url)) as endpoint:
         assert endpoint.client().timeout_s == 300  # the client's default, for a 4-8B model on a CPU
+        assert endpoint.client().mode == "json_schema"  # an unknown server: the standard form first
     assert KEY not in result.text and qdrant_key not in result.text and result.text.count(MASK) == 2
     assert qdrant_key not in repr(endpoint)

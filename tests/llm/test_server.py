@@ -204,5 +204,6 @@ llama_perf_context_print:        eval time =    1000.00 ms /    30 runs   (   33
 
 def test_the_servers_speed_is_read_from_its_log() -> None:
     """Tokens per second over every completion in the log: cached prompt tokens cost nothing."""
-    assert log_speed(LOG) == {"prompt_tok_s": 1001 / 2000 * 1000, "completion_tok_s": 80 / 2000 * 1000}
+    assert log_speed(LOG) == {"prompt_tok_s": 1001 / 2000 * 1000, "completion_tok_s": 80 / 2000 * 1000,
+                              "prompt_evaluated": 1001, "generated": 80}
     assert log_speed("no perf lines") == {}

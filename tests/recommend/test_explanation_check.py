@@ -43,6 +43,7 @@ def test_a_faithful_explanation_passes() -> None:
     ("The model is resnet50 and the learning rate is 0.001. " + "the model is good and " * 12, "repeats itself"),
     ("lr 0.001 | do 0.4 | bs 16 | ft 0.85 | a 0.97 | b 0.81 | c 0.99 | d 0.84 | e 95.2 | 118.7 ==> ## !! ++", "not prose"),
     ("A long answer about resnet50 and a learning rate of 0.001. " * 40, "too long"),
+    ("I chose resnet50 with a learning rate of 0.001; in the digest learning_rate 0.001 helps (+", "unfinished"),
 ])
 def test_junk_is_rejected_with_its_reason(text: str, reason: str) -> None:
     verdict = _check(text)
@@ -77,7 +78,7 @@ def test_config_values_are_found_in_any_number_format(quoted: str) -> None:
 @pytest.mark.parametrize("quoted, ok", [
     ("97%", True), ("97.3%", True), ("0.973", True), ("0.97", True), ("97", True),  # score 0.9734
     ("about 120 s", True), ("119 s", True), ("95 s", True),  # train times 118.7 / 95.2
-    ("0.12", True), ("−0.12", True),  # distance 0.1234, sign-free
+    ("0.12", True), ("−0.12", False),  # distance 0.1234; a signed number is an effect, and this is none
     ("1,000 runs", False), ("99.5%", False), ("0.9", False), ("0.96", False),
 ])
 def test_numbers_match_the_sources_to_two_or_three_significant_digits(quoted: str, ok: bool) -> None:
@@ -88,3 +89,15 @@ def test_numbers_match_the_sources_to_two_or_three_significant_digits(quoted: st
 def test_small_counts_are_not_metrics_but_names_are_not_numbers() -> None:
     assert _check(FAITHFUL + " The 3 closest datasets agree.").ok
     assert numbers_in("resnet50 and efficientnet_b0 at lr=1e-3, 80% and 1,000") == [0.001, 80.0, 1000.0]
+
+
+@pytest.mark.parametrize("quoted, ok", [
+    ("+0.121", True), ("(+0.12)", True),  # the digest's effect of learning_rate
+    ("-0.121", False), ("−0.121", False),  # its sign reversed
+    ("+0.973", False), ("+0.85", False),  # the predicted score and a metric, unsigned in the sources: not effects
+    ("+0.258", True), ("-0.258", False),  # an effect the model was told (`effects`)
+])
+def test_a_signed_number_must_be_an_effect_with_its_sign(quoted: str, ok: bool) -> None:
+    verdict = check_explanation(FAITHFUL + f" SHAP puts it at {quoted}.", CONFIG, key_params=KEY, sources=SOURCES,
+                                effects=[0.258])
+    assert verdict.ok is ok, verdict.reasons

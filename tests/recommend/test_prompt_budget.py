@@ -46,7 +46,7 @@ def _neighbours() -> list:
 
 def test_eight_experiments_fit_in_about_1200_tokens(count) -> None:
     messages = recommendation_messages(space(), META, _neighbours(), DIGEST)
-    assert count(messages) <= 1200  # 1,137 here; ~4,000 before the tables (one JSON object per run)
+    assert count(messages) <= 1200  # 962 here (1,137 before the shorter instructions); ~4,000 before the tables (one JSON object per run)
 
 
 def test_the_choice_prompt_adds_a_compact_candidate_table(count) -> None:
@@ -56,4 +56,4 @@ def test_the_choice_prompt_adds_a_compact_candidate_table(count) -> None:
     offered = offer(ranked, summary(), list(space().tunable), 6)
     messages = choice_messages(space(), META, offered, _neighbours(), DIGEST)
     assert len(offered) == 6
-    assert count(messages) <= 1600  # 1,543 here: the 6-candidate table is ~350 tokens on top of the evidence
+    assert count(messages) <= 1200  # 1,191 here (1,543 before the shorter instructions and shared columns)

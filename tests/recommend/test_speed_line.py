@@ -19,3 +19,10 @@ def test_the_speed_line_reports_prompt_and_completion_tokens_per_second() -> Non
     assert speed_line(rec) == ("LLM speed: prompt 512 tok/s, completion 48 tok/s; "
                                "tokens: prompt 1,480, completion 60, judge 1,700")
     assert speed_line(_rec(timings={"llm_s": 3.0})) is None  # not measured (not the embedded server)
+
+
+def test_the_speed_line_says_how_many_tokens_the_server_read_and_wrote() -> None:
+    rec = _rec(timings={"prompt_tok_s": 140.2, "completion_tok_s": 30.1, "prompt_evaluated": 1874.0,
+                        "generated": 233.0}, tokens={"prompt": 5000})
+    assert speed_line(rec) == ("LLM speed: prompt 140 tok/s, completion 30 tok/s; server read 1,874 prompt tokens "
+                               "(the rest came from its prompt cache), wrote 233; tokens: prompt 5,000")

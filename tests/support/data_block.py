@@ -22,5 +22,7 @@ def split_data_block(text: str) -> tuple[str, Any]:
 
 
 def table_rows(table: Any) -> list[dict[str, Any]]:
-    """A data-block table (`llm/messages.py::table`) as one dict per row, keyed by its columns."""
-    return [dict(zip(table["columns"], row, strict=True)) for row in table["rows"]]
+    """A data-block table (`llm/messages.py::table`) as one dict per row, keyed by its columns, with the
+    values every row shares (`every_row`) filled in."""
+    every = table.get("every_row", {})
+    return [{**every, **dict(zip(table["columns"], row, strict=True))} for row in table["rows"]]
