@@ -41,7 +41,9 @@ from metallmix_wandb.cli.options import (
 @click.option("--api-key", envvar="METALLMIX_LLM_API_KEY", help="Endpoint key (env; never logged).")
 @llm_timeout_option
 @click.option("--judge-model", help="Judge LLM (default: the same model).")
-@click.option("--judge-repeats", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option("--judge-repeats", type=click.IntRange(min=1), default=None,
+              help="Judge scores averaged per criterion (default 3; 1 for the embedded demo model, whose repeats "
+              "cost seconds each and say little).")
 @click.option("--no-judge", is_flag=True, help="Skip the LLM judge.")
 @click.option("--no-llm", is_flag=True, help="No LLM: the meta-learner's best config (the baseline path).")
 @click.option("--evidence", is_flag=True, help="With --no-llm, also list the most similar past runs (reads "

@@ -111,11 +111,11 @@ def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> Non
                            offer=opts.get("offer") or 6,
                            configs=(opts["candidates"] or 1) if opts["no_llm"] else 1,
                            use_llm=not opts["no_llm"], fallback=opts["fallback"], judge=not opts["no_judge"],
-                           judge_repeats=opts["judge_repeats"], max_repairs=opts["max_repairs"],
+                           judge_repeats=opts.get("judge_repeats") or 3, max_repairs=opts["max_repairs"],
                            exclude_datasets=exclusion_keys(tuple(opts["exclude_dataset"])), metric=settings.metric,
                            time_metric=settings.time_metric, task=settings.task)
     if req.use_llm and not settings.llm_base_url:  # the embedded demo model: keep its answer short
-        req = req.model_copy(update={"explanation_max_chars": 400})
+        req = req.model_copy(update={"explanation_max_chars": 400, "judge_repeats": opts.get("judge_repeats") or 1})
     llm_errors, server_errors = _llm_errors(req.use_llm)
     # The meta-learner needs no similar experiments: with --no-llm Qdrant (0.8 s to import) is opened
     # only to list them (--evidence).

@@ -233,3 +233,15 @@ def test_an_unusable_choice_falls_back_to_the_best_candidate_without_error(kb: d
     assert rec["source"] == "meta-learner-fallback" and rec["choice_set"]["pick"] is None
     assert rec["config"] == rec["choice_set"]["offered"][0]["scored"]["config"] and rec["repairs"] == 1
     assert any(w.startswith("LLM fallback") and "42" in w for w in rec["warnings"])
+
+
+def test_an_endpoints_judge_repeats_three_times_by_default(kb: dict) -> None:
+    """--judge-repeats defaults to 3 for a model the user brings (1 only for the embedded demo model)."""
+    with FakeLLMServer([_choose(_tied_last)]) as server:
+        code, out, data = _recommend(kb, "--base-url", server.base_url, "--model", "fake", "--no-log")
+        judge_asks = [r for r in server.requests
+                      if ((r.get("response_format") or {}).get("json_schema") or {}).get("name") == "judgement"
+                      or ("response_format" in r and "candidates" not in r["messages"][-1]["content"])]
+    assert code == 0, out
+    assert data["recommendation"]["judge_scores"]["accuracy"] == 3.0
+    assert len(judge_asks) == 3
