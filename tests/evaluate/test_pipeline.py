@@ -64,9 +64,9 @@ def test_every_baseline_and_the_llm_on_a_real_table(env: Nb201Kb, tmp_path: Path
                            server.base_url, "--models", "fake-7b")
     methods = {s["method"]: s for s in report["summary"]}
     assert set(methods) == {"random", "bayes", "meta-learner", "nearest", "global-best", "zero-shot:fake-7b",
-                            "llm:fake-7b"}
+                            "llm-candidates:fake-7b", "llm:fake-7b"}
     assert report["datasets"] == ["CIFAR-10", "CIFAR-100", "ImageNet16-120"]
-    assert [s["rank"] for s in report["summary"]] == list(range(1, 8))
+    assert [s["rank"] for s in report["summary"]] == list(range(1, 9))
     rows = report["results"]
     assert len([r for r in rows if r["method"] == "random"]) == 6 and len([r for r in rows if r["method"] == "bayes"]) == 6
     for r in rows:

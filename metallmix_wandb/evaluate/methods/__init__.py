@@ -24,6 +24,7 @@ BASELINE_METHODS: dict[str, str] = {
     "nearest": f"{_PACKAGE}.nearest:NEAREST",
     "global-best": f"{_PACKAGE}.global_best:GLOBAL_BEST",
     "zero-shot": f"{_PACKAGE}.llm_recommend:ZERO_SHOT",
+    "llm-candidates": f"{_PACKAGE}.llm_recommend:LLM_CANDIDATES",
     "tune": f"{_PACKAGE}.tune:TUNE",
 }
 """The methods `--baselines` chooses (all by default), in the order `--help` lists them."""

@@ -26,7 +26,8 @@ def test_every_name_resolves_to_a_method_that_carries_it() -> None:
 
 
 def test_baselines_keep_the_order_help_shows() -> None:
-    assert BASELINES == ("random", "bayes", "meta-learner", "nearest", "global-best", "zero-shot", "tune")
+    assert BASELINES == ("random", "bayes", "meta-learner", "nearest", "global-best", "zero-shot", "llm-candidates",
+                         "tune")
 
 
 def _on(protocol: EvalProtocol, baselines: list[str]) -> list[str]:
@@ -36,7 +37,7 @@ def _on(protocol: EvalProtocol, baselines: list[str]) -> list[str]:
 
 def test_protocol_and_switch_choose_the_methods() -> None:
     assert _on("recommend", list(BASELINES)) == ["random", "bayes", "meta-learner", "nearest", "global-best",
-                                                 "zero-shot", "llm"]
+                                                 "zero-shot", "llm-candidates", "llm"]
     assert _on("tune", list(BASELINES)) == ["random", "bayes", "tune", "meta-learner-topn", "tune-llm"]
     assert _on("tune", ["meta-learner"]) == ["meta-learner-topn", "tune-llm"]  # the never-refitted ablation
     assert _on("recommend", []) == ["llm"]  # the LLM itself needs no --baselines (it needs LLMs)

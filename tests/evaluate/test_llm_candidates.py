@@ -1,0 +1,58 @@
+"""`evaluate --baselines llm-candidates` runs `recommend --candidates 3` with each LLM (issue 13): the LLM
+is asked for 3 configs, the fold's meta-learner picks among them, and the result records whether the
+code check rejected the LLM's explanation (summed up as the summary's rejection rate). Run through the
+CLI in lookup mode on the small real NAS-Bench-201 table, with a scripted loopback LLM."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from metallmix_wandb.cli import main
+from tests.evaluate.test_pipeline import env  # noqa: F401 - the offline W&B + KB environment
+from tests.support.fake_llm import FakeLLMServer, Reply, completion
+from tests.support.hpo_bench import METRIC, PROJECT, Nb201Kb, nb201_kb  # noqa: F401
+
+FIXED = {"Op3": "nor_conv_3x3", "Op4": "nor_conv_3x3", "Op5": "skip_connect"}
+BAD = {"Op0": "avg_pool_3x3", "Op1": "none", "Op2": "none"}
+GOOD = {"Op0": "nor_conv_3x3", "Op1": "skip_connect", "Op2": "nor_conv_3x3"}
+OTHER = {"Op0": "skip_connect", "Op1": "nor_conv_3x3", "Op2": "avg_pool_3x3"}
+
+
+def _schema_name(req: dict[str, Any]) -> str | None:
+    return ((req.get("response_format") or {}).get("json_schema") or {}).get("name")
+
+
+def scripted(req: dict[str, Any]) -> Reply:
+    """Inside the confidence set: its first candidate. Asked for configs: the bad one first, then two
+    others, with a junk explanation the code check must reject."""
+    if _schema_name(req) == "choice":
+        return Reply(200, completion(json.dumps({"candidate": 1, "config": None, "explanation": "The first."})))
+    return Reply(200, completion(json.dumps({"configs": [BAD, GOOD, OTHER], "explanation": "} {"})))
+
+
+def test_llm_candidates_asks_for_three_and_the_meta_learner_picks(env: Nb201Kb, tmp_path: Path) -> None:  # noqa: F811
+    out = tmp_path / "eval.json"
+    with FakeLLMServer([scripted]) as server:
+        result = CliRunner().invoke(main, [
+            "evaluate", "--project", PROJECT, "--metric", METRIC, "--space", str(env.space), "--lookup", str(env.full),
+            "--out", str(out), "--no-per-dataset", "--seeds", "1", "--baselines", "llm-candidates", "--no-judge",
+            "--base-url", server.base_url, "--models", "fake", "--no-log"])
+        requests = list(server.requests)
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    asked = [r for r in requests if _schema_name(r) != "choice" and r.get("response_format")]
+    proposals = [r["response_format"]["json_schema"]["schema"]["properties"]["configs"]["maxItems"] for r in asked]
+    assert proposals == [3, 3, 3]  # one ask per hidden dataset, for 3 configs; the choices are llm:fake's
+    assert len([r for r in requests if _schema_name(r) == "choice"]) == 3
+
+    report = json.loads(out.read_text())
+    rows = [r for r in report["results"] if r["method"] == "llm-candidates:fake"]
+    assert len(rows) == 3 and all(r["ok"] and r["source"] == "llm" for r in rows)
+    offered = [{**c, **FIXED} for c in (GOOD, OTHER)]
+    assert all(r["config"] in offered for r in rows)  # the meta-learner's pick, never the LLM's first (bad) one
+    assert all(r["explanation_checked"] and r["explanation_rejected"] for r in rows)
+    summary = {s["method"]: s for s in report["summary"]}
+    assert summary["llm-candidates:fake"]["rejection_rate"] == 1.0
