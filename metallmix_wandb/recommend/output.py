@@ -176,6 +176,9 @@ def speed_line(rec: Recommendation) -> str | None:
 
 def show_portfolio(rec: Recommendation, console: Console) -> None:
     """`--no-llm --candidates N`: the N configs to try, in order; the first is the recommended one."""
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table("#", "percentile", "80% interval", "train s", "config",
                   title=f"{len(rec.candidates)} configs to try, in order (the meta-learner's portfolio: diverse "
                   "configs covering the best of similar past datasets)")

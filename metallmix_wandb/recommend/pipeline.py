@@ -143,6 +143,10 @@ def _llm_choice(outcome: RepairOutcome, learner: MetaLearner, meta: Mapping[str,
     if outcome.ok and outcome.answer is not None:
         candidates = _scored(learner, meta, outcome.answer.configs)
         chosen = rank_candidates(candidates)[0]
+        if req.mode == "meta-informed":  # zero-shot stays LLM-Cash's baseline: the LLM's configs alone
+            kept = _kept_unless_tied(chosen, learner, meta, space, knowledge, req, candidates)
+            if kept is not None:
+                return kept.model_copy(update=_asked(outcome))
         evidence = prompt if req.mode == "meta-informed" else []  # zero-shot's prompt holds no evidence to judge by
         return Choice(source="llm", config=chosen.config, explanation=outcome.answer.explanation, predicted=chosen,
                       candidates=candidates, llm_first_choice=candidates[0].config, prompt=evidence, **_asked(outcome))
@@ -150,6 +154,30 @@ def _llm_choice(outcome: RepairOutcome, learner: MetaLearner, meta: Mapping[str,
         return _meta_learner_choice(learner, meta, space, knowledge, req, after=outcome)
     raise RecommendError(f"{outcome.failure}. Nothing was logged or enqueued; retry with "
                          "--fallback meta-learner, --candidates K, or a stronger model.")
+
+
+def _kept_unless_tied(chosen: ScoredConfig, learner: MetaLearner, meta: Mapping[str, MetaValue], space: SearchSpace,
+                      knowledge: Knowledge, req: RecommendRequest, proposed: list[ScoredConfig]) -> Choice | None:
+    """--candidates K, meta-informed: the LLM's best-ranked proposal stands only when it is tied with the
+    meta-learner's own best config (the confidence-set rule of recommend/candidates.py); otherwise the
+    meta-learner's best is kept and the output says why (None: the LLM's proposal stands). A weak model
+    that proposes poor configs then cannot pull the answer below what the meta-learner would give."""
+    from metallmix_wandb.recommend.candidates import overlaps, tied
+
+    best_config = learner.best_config(meta, space, seed=req.seed)
+    best = ScoredConfig(config=best_config.config, **best_config.prediction.model_dump())
+    if tied(chosen, best, req.tie):
+        return None
+    why = (f"its interval ({chosen.low:.2f}-{chosen.high:.2f}) does not overlap the meta-learner's best "
+           f"({best.low:.2f}-{best.high:.2f})" if not overlaps(chosen, best) else
+           f"it is predicted {best.score - chosen.score:.3f} below the meta-learner's best ({best.score:.2f}), "
+           f"more than the {req.tie:.3f} a tie allows")
+    reason = f"the LLM's best proposal (predicted percentile {chosen.score:.2f}) was overruled: {why}"
+    explanation = meta_learner_explanation(best.config, best, knowledge.digest, req.metric)
+    return Choice(source="meta-learner-fallback", config=best.config, predicted=best,
+                  explanation=f"{reason[0].upper()}{reason[1:]}.\n\n{explanation}",
+                  candidates=[*proposed, best], llm_first_choice=proposed[0].config,
+                  warnings=[f"LLM's proposals overruled: {reason}"])
 
 
 def _checked_explanation(choice: Choice, knowledge: Knowledge, meta: Mapping[str, MetaValue],

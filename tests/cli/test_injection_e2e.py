@@ -72,7 +72,12 @@ def test_hostile_run_text_reaches_the_llm_only_as_data(kb: dict, tmp_path: Path,
     mf = tmp_path / "hostile_mf.json"
     mf.write_text(json.dumps({**MF, "modality": META}))
 
-    answer = json.dumps({"configs": [GOOD], "explanation": "resnet50 with lr 0.001 did best on similar data"})
+    # The LLM proposes the meta-learner's own best config: a proposal tied with it stands, so the judge runs too.
+    best = CliRunner().invoke(main, ["recommend", "--project", EXPLAIN_PROJECT, "--meta-features", str(mf),
+                                     "--no-llm", "--json", "--no-log"])
+    assert best.exit_code == 0, best.output
+    proposal = {k: json.loads(best.stdout)["recommendation"]["config"][k] for k in GOOD}
+    answer = json.dumps({"configs": [proposal], "explanation": "resnet50 with lr 0.001 did best on similar data"})
     judge = json.dumps({"format": 4, "accuracy": 3, "completeness": 3, "conciseness": 4, "fluency": 4})
     with FakeLLMServer([reply(answer), reply(judge)]) as server:
         result = CliRunner().invoke(main, ["recommend", "--project", EXPLAIN_PROJECT, "--meta-features", str(mf),

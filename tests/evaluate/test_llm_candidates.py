@@ -39,7 +39,7 @@ def test_llm_candidates_asks_for_three_and_the_meta_learner_picks(env: Nb201Kb, 
     with FakeLLMServer([scripted]) as server:
         result = CliRunner().invoke(main, [
             "evaluate", "--project", PROJECT, "--metric", METRIC, "--space", str(env.space), "--lookup", str(env.full),
-            "--out", str(out), "--no-per-dataset", "--seeds", "1", "--baselines", "llm-candidates", "--no-judge",
+            "--out", str(out), "--no-per-dataset", "--seeds", "1", "--baselines", "llm-candidates,meta-learner", "--no-judge",
             "--base-url", server.base_url, "--models", "fake", "--no-log"])
         requests = list(server.requests)
     assert result.exit_code == 0, result.output + repr(result.exception)
@@ -50,9 +50,38 @@ def test_llm_candidates_asks_for_three_and_the_meta_learner_picks(env: Nb201Kb, 
 
     report = json.loads(out.read_text())
     rows = [r for r in report["results"] if r["method"] == "llm-candidates:fake"]
-    assert len(rows) == 3 and all(r["ok"] and r["source"] == "llm" for r in rows)
+    meta = {r["dataset"]: r for r in report["results"] if r["method"] == "meta-learner"}
+    assert len(rows) == 3 and all(r["ok"] for r in rows)
     offered = [{**c, **FIXED} for c in (GOOD, OTHER)]
-    assert all(r["config"] in offered for r in rows)  # the meta-learner's pick, never the LLM's first (bad) one
-    assert all(r["explanation_checked"] and r["explanation_rejected"] for r in rows)
+    for r in rows:  # never the LLM's first (bad) one: the meta-learner's pick among the three when it is tied
+        # with the meta-learner's own best, else its own best (the proposals overruled)
+        assert (r["source"] == "llm" and r["config"] in offered) or \
+            (r["source"] == "meta-learner-fallback" and r["config"] == meta[r["dataset"]]["config"]), r
+        assert r["percentile"] >= meta[r["dataset"]]["percentile"] or r["source"] == "llm"
+    assert all(r["explanation_checked"] and r["explanation_rejected"] for r in rows if r["source"] == "llm")
     summary = {s["method"]: s for s in report["summary"]}
     assert summary["llm-candidates:fake"]["rejection_rate"] == 1.0
+
+
+WORSE = [{"Op0": "avg_pool_3x3", "Op1": "none", "Op2": "none"}, {"Op0": "none", "Op1": "none", "Op2": "none"},
+         {"Op0": "none", "Op1": "avg_pool_3x3", "Op2": "none"}]
+
+
+def test_poor_proposals_are_overruled_by_the_meta_learners_best(env: Nb201Kb, tmp_path: Path) -> None:  # noqa: F811
+    """A model that proposes only poor configs cannot pull `--candidates 3` below the meta-learner: its
+    proposals are overruled (they are not tied with the meta-learner's own best) and the output says so."""
+    out = tmp_path / "eval.json"
+    with FakeLLMServer([lambda req: Reply(200, completion(json.dumps({"configs": WORSE, "explanation": "x"})))]) \
+            as server:
+        result = CliRunner().invoke(main, [
+            "evaluate", "--project", PROJECT, "--metric", METRIC, "--space", str(env.space), "--lookup", str(env.full),
+            "--out", str(out), "--no-per-dataset", "--seeds", "1", "--baselines", "llm-candidates,meta-learner",
+            "--no-judge", "--base-url", server.base_url, "--models", "fake", "--no-log"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    report = json.loads(out.read_text())
+    meta = {r["dataset"]: r for r in report["results"] if r["method"] == "meta-learner"}
+    rows = [r for r in report["results"] if r["method"] == "llm-candidates:fake"]
+    assert len(rows) == 3
+    for r in rows:
+        assert r["source"] == "meta-learner-fallback" and r["config"] == meta[r["dataset"]]["config"], r
+        assert r["percentile"] == meta[r["dataset"]]["percentile"]
