@@ -182,6 +182,7 @@ def check_explanation(
     key_params: Sequence[str] = (),
     sources: Sequence[Any] = (),
     effects: Sequence[float] = (),
+    value_effects: Sequence[tuple[str, float]] | None = None,
 ) -> ExplanationVerdict:
     """Check `text` explains `config`.
 
@@ -190,7 +191,10 @@ def check_explanation(
     the config has one). `sources`: everything the model was shown or the record states (evidence,
     digest, config, prediction, meta-features); each number the text quotes must be found there. A
     number written with a sign is a SHAP effect: it must be one of the sources' signed numbers (the
-    digest's) or of `effects` (those the model was told), sign included.
+    digest's) or of `effects` (those the model was told), sign included. `value_effects` (each value's
+    SHAP effect in the summary), when given, also checks whose effect it is: another value's effect
+    counts only when the text names that value ("partial_30 helps (+0.034)" where +0.034 is `full`'s is
+    a misquote); a signed number that is no value's effect (a negative metric) only has to be found.
     """
     problems = _text_problems(text or "")
     if problems and problems[0].startswith(("too long", "too short")):
@@ -205,9 +209,36 @@ def check_explanation(
     if top and not set(top) & set(named):
         problems.append("does not name the value of " + " or ".join(top) + " (the most influential by SHAP)")
     pool = numbers_in([*sources, dict(config)])
-    effects = [*signed_numbers(list(sources)), *effects]
-    unfound = [t.strip() for t in tokens
-               if not (_effect_found(t, effects) if t.strip()[0] in "+-−" else _found(t, pool))]
+    signed = signed_numbers(list(sources))
+    misattributed: list[str] = []
+    if value_effects is None:
+        allowed = [*signed, *effects]
+        unfound = [t.strip() for t in tokens
+                   if not (_effect_found(t, allowed) if t.strip()[0] in "+-−" else _found(t, pool))]
+    else:
+        named_effects = [*effects, *(e for v, e in value_effects if _names_value(text, norm_text, tokens, _value(v)))]
+        every_effect = [e for _, e in value_effects]
+        unfound = []
+        for t in tokens:
+            if t.strip()[0] not in "+-−":
+                if not _found(t, pool):
+                    unfound.append(t.strip())
+            elif not _effect_found(t, named_effects):
+                if _effect_found(t, every_effect) or _effect_found(t, effects):
+                    misattributed.append(t.strip())
+                elif not _effect_found(t, signed):
+                    unfound.append(t.strip())
     if unfound:
         problems.append("quotes numbers found nowhere in the evidence: " + ", ".join(unfound[:5]))
-    return ExplanationVerdict(ok=not problems, reasons=problems, named_values=named, unfound_numbers=unfound)
+    if misattributed:
+        problems.append("quotes the SHAP effect of a value it does not name: " + ", ".join(misattributed[:5]))
+    return ExplanationVerdict(ok=not problems, reasons=problems, named_values=named,
+                              unfound_numbers=[*unfound, *misattributed])
+
+
+def _value(text: str) -> Any:
+    """A summary's value as the config holds it: a number when it reads as one, else the name."""
+    try:
+        return float(text)
+    except ValueError:
+        return text

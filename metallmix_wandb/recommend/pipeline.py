@@ -190,7 +190,10 @@ def _checked_explanation(choice: Choice, knowledge: Knowledge, meta: Mapping[str
     key = [f.feature for f in knowledge.summary.features if f.source == "param"]
     stated = [r.mean_shap for r in shap_effects(choice.config, knowledge, list(choice.config))]  # told the LLM
     sources = [_evidence(neighbours, req.metric), knowledge.digest, choice.predicted, dict(meta)]
-    verdict = check_explanation(choice.explanation, choice.config, key_params=key, sources=sources, effects=stated)
+    every = [(e.value, e.mean_shap) for f in knowledge.summary.features if f.source == "param" for e in f.by_value
+             if e.low is None]  # binned numeric values have no one value to name
+    verdict = check_explanation(choice.explanation, choice.config, key_params=key, sources=sources, effects=stated,
+                                value_effects=every)
     if verdict.ok:
         return choice.explanation, None
     fallback = meta_learner_explanation(choice.config, choice.predicted, knowledge.digest, req.metric)

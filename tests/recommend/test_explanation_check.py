@@ -101,3 +101,27 @@ def test_a_signed_number_must_be_an_effect_with_its_sign(quoted: str, ok: bool) 
     verdict = check_explanation(FAITHFUL + f" SHAP puts it at {quoted}.", CONFIG, key_params=KEY, sources=SOURCES,
                                 effects=[0.258])
     assert verdict.ok is ok, verdict.reasons
+
+
+VALUE_EFFECTS = [("full", 0.258), ("partial_30", 0.034), ("feature_extraction", -0.05), ("resnet50", 0.117),
+                 ("efficientnet_b0", 0.085)]
+
+
+@pytest.mark.parametrize(("sentence", "ok"), [
+    ("Full fine-tuning helps (+0.258).", True),  # the chosen value's effect
+    ("Full fine-tuning helps (+0.034).", False),  # partial_30's effect given to the chosen value
+    ("Full fine-tuning helps (+0.258), more than partial_30 (+0.034).", True),  # another value, named
+    ("Full fine-tuning helps (+0.258); efficientnet_b0 would cost -0.05.", False),  # feature_extraction's
+    ("Full fine-tuning helps (+0.258); chest's negated loss was -0.312.", True),  # a signed metric, no effect
+])
+def test_an_effect_belongs_to_the_value_the_text_names(sentence: str, ok: bool) -> None:
+    """With the summary's effect of every value, a quoted effect must be the chosen config's (told to the
+    model) or that of a value the text names: SmolLM2 wrote 'partial_30 ... (+0.034)' with +0.034
+    being another value's effect."""
+    digest = DIGEST + "; fine_tuning: partial_30 (+0.034), full (+0.258); base_model: resnet50 (+0.117), " \
+                      "efficientnet_b0 (+0.085)"
+    verdict = check_explanation(f"{FAITHFUL} {sentence}", CONFIG, key_params=KEY, sources=[EVIDENCE, digest, PREDICTED, "chest: val/neg_mse -0.312"],
+                                effects=[0.258], value_effects=VALUE_EFFECTS)
+    assert verdict.ok is ok, verdict.reasons
+    if not ok:
+        assert "does not name" in " ".join(verdict.reasons) or "quotes" in " ".join(verdict.reasons)
