@@ -12,13 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from metallmix_wandb.cli import main
 from tests.evaluate.test_pipeline import env  # noqa: F401 - the offline W&B + KB environment
 from tests.support.data_block import split_data_block, table_rows
 from tests.support.fake_llm import FakeLLMServer, Reply, completion
-from tests.support.hpo_bench import METRIC, PROJECT, Nb201Kb, nb201_kb  # noqa: F401
+from tests.support.hpo_bench import Nb201Kb, evaluate_with_llm, nb201_kb  # noqa: F401
 
 BAD = {"Op0": "avg_pool_3x3", "Op1": "none", "Op2": "none"}
 """A config of the sub-grid that ranks near the bottom on every dataset (no convolution on the path)."""
@@ -45,11 +43,8 @@ def own_bad(req: dict[str, Any]) -> Reply:
 def _medians(kb: Nb201Kb, tmp_path: Path, step: Callable[[dict[str, Any]], Reply]) -> tuple[dict, list]:
     out = tmp_path / "eval.json"
     with FakeLLMServer([step]) as server:
-        result = CliRunner().invoke(main, [
-            "evaluate", "--project", PROJECT, "--metric", METRIC, "--space", str(kb.space), "--lookup", str(kb.full),
-            "--out", str(out), "--no-per-dataset", "--seeds", "1", "--baselines", "meta-learner", "--no-judge",
-            "--base-url", server.base_url, "--models", "hostile", "--no-log"])
-    assert result.exit_code == 0, result.output + repr(result.exception)
+        code, output = evaluate_with_llm(kb, out, server.base_url, "hostile", "meta-learner")
+    assert code == 0, output
     report = json.loads(out.read_text())
     rows = report["results"]
     medians = {m: statistics.median(r["percentile"] for r in rows if r["method"] == m)

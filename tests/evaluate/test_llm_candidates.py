@@ -9,12 +9,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from click.testing import CliRunner
-
-from metallmix_wandb.cli import main
 from tests.evaluate.test_pipeline import env  # noqa: F401 - the offline W&B + KB environment
 from tests.support.fake_llm import FakeLLMServer, Reply, completion
-from tests.support.hpo_bench import METRIC, PROJECT, Nb201Kb, nb201_kb  # noqa: F401
+from tests.support.hpo_bench import Nb201Kb, evaluate_with_llm, nb201_kb  # noqa: F401
 
 FIXED = {"Op3": "nor_conv_3x3", "Op4": "nor_conv_3x3", "Op5": "skip_connect"}
 BAD = {"Op0": "avg_pool_3x3", "Op1": "none", "Op2": "none"}
@@ -37,12 +34,9 @@ def scripted(req: dict[str, Any]) -> Reply:
 def test_llm_candidates_asks_for_three_and_the_meta_learner_picks(env: Nb201Kb, tmp_path: Path) -> None:  # noqa: F811
     out = tmp_path / "eval.json"
     with FakeLLMServer([scripted]) as server:
-        result = CliRunner().invoke(main, [
-            "evaluate", "--project", PROJECT, "--metric", METRIC, "--space", str(env.space), "--lookup", str(env.full),
-            "--out", str(out), "--no-per-dataset", "--seeds", "1", "--baselines", "llm-candidates,meta-learner", "--no-judge",
-            "--base-url", server.base_url, "--models", "fake", "--no-log"])
+        code, output = evaluate_with_llm(env, out, server.base_url, "fake", "llm-candidates,meta-learner")
         requests = list(server.requests)
-    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert code == 0, output
     asked = [r for r in requests if _schema_name(r) != "choice" and r.get("response_format")]
     proposals = [r["response_format"]["json_schema"]["schema"]["properties"]["configs"]["maxItems"] for r in asked]
     assert proposals == [3, 3, 3]  # one ask per hidden dataset, for 3 configs; the choices are llm:fake's
@@ -73,11 +67,8 @@ def test_poor_proposals_are_overruled_by_the_meta_learners_best(env: Nb201Kb, tm
     out = tmp_path / "eval.json"
     with FakeLLMServer([lambda req: Reply(200, completion(json.dumps({"configs": WORSE, "explanation": "x"})))]) \
             as server:
-        result = CliRunner().invoke(main, [
-            "evaluate", "--project", PROJECT, "--metric", METRIC, "--space", str(env.space), "--lookup", str(env.full),
-            "--out", str(out), "--no-per-dataset", "--seeds", "1", "--baselines", "llm-candidates,meta-learner",
-            "--no-judge", "--base-url", server.base_url, "--models", "fake", "--no-log"])
-    assert result.exit_code == 0, result.output + repr(result.exception)
+        code, output = evaluate_with_llm(env, out, server.base_url, "fake", "llm-candidates,meta-learner")
+    assert code == 0, output
     report = json.loads(out.read_text())
     meta = {r["dataset"]: r for r in report["results"] if r["method"] == "meta-learner"}
     rows = [r for r in report["results"] if r["method"] == "llm-candidates:fake"]

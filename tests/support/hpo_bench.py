@@ -58,3 +58,17 @@ def nb201_kb(tmp_path_factory: pytest.TempPathFactory) -> Nb201Kb:
                              names=MetricNames(target=METRIC))
     assert report.imported == 60 and not report.bad
     return Nb201Kb(folder=folder, space=paths["space"], full=paths["full"], kb=paths["kb"], qdrant=qdrant)
+
+
+def evaluate_with_llm(kb: Nb201Kb, out: Path, base_url: str, model: str, baselines: str) -> tuple[int, str]:
+    """`evaluate` in lookup mode on the sub-table with one scripted LLM (no judge, not logged): its exit
+    code and output; the results JSON goes to `out`."""
+    from click.testing import CliRunner
+
+    from metallmix_wandb.cli import main
+
+    result = CliRunner().invoke(main, [
+        "evaluate", "--project", PROJECT, "--metric", METRIC, "--space", str(kb.space), "--lookup", str(kb.full),
+        "--out", str(out), "--no-per-dataset", "--seeds", "1", "--baselines", baselines, "--no-judge",
+        "--base-url", base_url, "--models", model, "--no-log"])
+    return result.exit_code, result.output + repr(result.exception)
