@@ -162,22 +162,19 @@ def _kept_unless_tied(chosen: ScoredConfig, learner: MetaLearner, meta: Mapping[
     meta-learner's own best config (the confidence-set rule of recommend/candidates.py); otherwise the
     meta-learner's best is kept and the output says why (None: the LLM's proposal stands). A weak model
     that proposes poor configs then cannot pull the answer below what the meta-learner would give."""
-    from metallmix_wandb.recommend.candidates import overlaps, tied
+    from metallmix_wandb.recommend.candidates import OWN, decide
+    from metallmix_wandb.recommend.record import Candidate
 
-    best_config = learner.best_config(meta, space, seed=req.seed)
-    best = ScoredConfig(config=best_config.config, **best_config.prediction.model_dump())
-    if tied(chosen, best, req.tie):
+    found = learner.best_config(meta, space, seed=req.seed)
+    best = ScoredConfig(config=found.config, **found.prediction.model_dump())
+    decision = decide([Candidate(id=1, scored=best)], OWN, own=chosen, tie=req.tie)  # the one rule, one wording
+    if not decision.overruled:
         return None
-    why = (f"its interval ({chosen.low:.2f}-{chosen.high:.2f}) does not overlap the meta-learner's best "
-           f"({best.low:.2f}-{best.high:.2f})" if not overlaps(chosen, best) else
-           f"it is predicted {best.score - chosen.score:.3f} below the meta-learner's best ({best.score:.2f}), "
-           f"more than the {req.tie:.3f} a tie allows")
-    reason = f"the LLM's best proposal (predicted percentile {chosen.score:.2f}) was overruled: {why}"
     explanation = meta_learner_explanation(best.config, best, knowledge.digest, req.metric)
     return Choice(source="meta-learner-fallback", config=best.config, predicted=best,
-                  explanation=f"{reason[0].upper()}{reason[1:]}.\n\n{explanation}",
+                  explanation=f"The LLM's proposals were overruled: {decision.reason}.\n\n{explanation}",
                   candidates=[*proposed, best], llm_first_choice=proposed[0].config,
-                  warnings=[f"LLM's proposals overruled: {reason}"])
+                  warnings=[f"LLM's proposals overruled: {decision.reason}"])
 
 
 def _checked_explanation(choice: Choice, knowledge: Knowledge, meta: Mapping[str, MetaValue],
