@@ -224,7 +224,7 @@ def check_explanation(
                 if not _found(t, pool):
                     unfound.append(t.strip())
             elif not _effect_found(t, named_effects):
-                if _effect_found(t, every_effect) or _effect_found(t, effects):
+                if _effect_found(t, every_effect):
                     misattributed.append(t.strip())
                 elif not _effect_found(t, signed):
                     unfound.append(t.strip())
