@@ -390,7 +390,10 @@ def _dataset_meta(table: TrainingTable) -> list[list[float | None]]:
 def fold_workers() -> int:
     """LODO folds fitted at once: the cores this process may use, or env METALLMIX_LODO_WORKERS."""
     env = os.environ.get("METALLMIX_LODO_WORKERS", "")
-    return int(env) if env.isdigit() and int(env) > 0 else len(os.sched_getaffinity(0))
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    affinity = getattr(os, "sched_getaffinity", None)  # Linux only
+    return len(affinity(0)) if affinity else os.cpu_count() or 1
 
 
 def lodo(table: TrainingTable, params: dict[str, Any], rounds: int,
