@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from metallmix_wandb.benchmarks_data import lcdb  # noqa: E402
 from metallmix_wandb.evaluate.lookup import GridIndex, LookupTable  # noqa: E402
-from metallmix_wandb.knowledge.meta_learner.features import percentile_rank  # noqa: E402
+from metallmix_wandb.knowledge.meta_learner.features import feature_row, percentile_rank  # noqa: E402
 from metallmix_wandb.knowledge.meta_learner.model import MetaLearner  # noqa: E402
 from metallmix_wandb.knowledge.meta_learner.variants import VARIANTS, dataset_distances  # noqa: E402
 from metallmix_wandb.knowledge.records import Experiment  # noqa: E402
@@ -91,6 +91,15 @@ def mean_pick(perc: dict[str, dict[str, float]], datasets: list[str], weights: n
     return configs[int(np.argmax(scores))]
 
 
+def mean_scores(perc: dict[str, dict[str, float]], datasets: list[str], configs: list[str]) -> np.ndarray:
+    """Per config key, its mean observed percentile over `datasets` (NaN where never logged there)."""
+    out = []
+    for c in configs:
+        vals = np.array([perc[d].get(c, np.nan) for d in datasets])
+        out.append(float(np.nanmean(vals)) if np.isfinite(vals).any() else np.nan)
+    return np.array(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("lcdb_dir", type=Path)
@@ -103,6 +112,8 @@ def main() -> None:
     ap.add_argument("--meta", default=None, help="keep only these meta-features (comma-separated)")
     ap.add_argument("--booster", default=None, help="JSON overriding booster_params (an exploration, not a setting)")
     ap.add_argument("--tag", default="")
+    ap.add_argument("--blends", default="", help="e.g. 0.25,0.5: also the default model's prediction blended "
+                    "with that weight of the k nearest datasets' observed mean (k from --knn) and of the global mean")
     args = ap.parse_args()
     rounds = None
     if args.booster:
@@ -137,6 +148,18 @@ def main() -> None:
             learner = MetaLearner.fit(train, space, metric=lcdb.TARGET, settings=VARIANTS[name], lite=True,
                                       target_meta=target_meta, **({"rounds": rounds} if rounds else {}))
             row[f"variant:{name}"] = key(learner.recommend_n(target_meta, space, 1)[0], params)
+            if name == "portfolio" and args.blends:
+                configs = sorted({c for x in others for c in perc[x]})
+                X = np.stack([feature_row(learner.layout, target_meta, dict(zip(params, json.loads(c), strict=True)))
+                              for c in configs]).astype(np.float32)
+                pred = np.clip(learner.boosters["rank"].inplace_predict(X, missing=np.nan), 0, 1)
+                sources = {"global": others, **{f"knn{k}": [others[j] for j in order[:k]]
+                                                 for k in (int(v) for v in args.knn.split(",") if v)}}
+                for src, ds in sources.items():
+                    obs = mean_scores(perc, ds, configs)
+                    for lam in (float(v) for v in args.blends.split(",")):
+                        mix = np.where(np.isfinite(obs), (1 - lam) * pred + lam * np.nan_to_num(obs), pred)
+                        row[f"blend:{src}:{lam:g}"] = configs[int(np.argmax(mix))]
         res = table.datasets[d]
         best = int(np.nanargmax(res.metric))
         row["oracle"] = key(table.grid.config(best), params)

@@ -209,7 +209,10 @@ def check_explanation(
     if top and not set(top) & set(named):
         problems.append("does not name the value of " + " or ".join(top) + " (the most influential by SHAP)")
     pool = numbers_in([*sources, dict(config)])
-    signed = signed_numbers(list(sources))
+    # signed quotes: the digest's written effects, and negative values the sources hold as numbers (a
+    # negated loss such as val/neg_mse -0.312 in an evidence record); numbers_in keeps a number's sign
+    # and drops the sign of numbers in text, so its negatives are exactly the numeric ones
+    signed = [*signed_numbers(list(sources)), *(v for v in numbers_in(list(sources)) if v < 0)]
     misattributed: list[str] = []
     if value_effects is None:
         allowed = [*signed, *effects]

@@ -125,3 +125,15 @@ def test_an_effect_belongs_to_the_value_the_text_names(sentence: str, ok: bool) 
     assert verdict.ok is ok, verdict.reasons
     if not ok:
         assert "does not name" in " ".join(verdict.reasons) or "quotes" in " ".join(verdict.reasons)
+
+
+@pytest.mark.parametrize("value_effects", [None, VALUE_EFFECTS])
+def test_a_negative_metric_held_as_a_number_may_be_quoted_with_its_sign(value_effects) -> None:
+    """Evidence records hold a negated loss as a number, not as text: "-0.312" quotes it (with either
+    check of effects), "+0.312" does not."""
+    record = {"dataset": "chest", "metrics": {"val/neg_mse": -0.312}}
+    for sign, ok in (("-", True), ("+", False)):
+        verdict = check_explanation(f"{FAITHFUL} Chest's negated loss was {sign}0.312.", CONFIG, key_params=KEY,
+                                    sources=[EVIDENCE, DIGEST, PREDICTED, record], effects=[0.258],
+                                    value_effects=value_effects)
+        assert verdict.ok is ok, verdict.reasons
