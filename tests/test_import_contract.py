@@ -43,6 +43,7 @@ Every other module is import-light: its heavy imports sit inside the functions t
 
 PURE = (
     "metallmix_wandb.numbers",
+    "metallmix_wandb.startup",
     "metallmix_wandb.secrets",
     "metallmix_wandb.safe_text",
     "metallmix_wandb.space.argmax",

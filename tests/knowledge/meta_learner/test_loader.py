@@ -34,6 +34,7 @@ try:
         main({args!r}, standalone_mode=False)
 finally:
     print("LOADED " + json.dumps(sorted(m for m in {watch!r} if m in sys.modules)), file=sys.stderr)
+    print(f"FROZEN {{__import__('gc').get_freeze_count()}}", file=sys.stderr)
 sys.stdout.write(out.getvalue())
 rec = json.loads(out.getvalue())["recommendation"]
 {after}
@@ -77,8 +78,11 @@ def _without_timings(rec: dict[str, Any]) -> dict[str, Any]:
 def test_recommend_without_llm_is_light_and_identical_to_the_full_path(kb: dict, tmp_path: Path) -> None:  # noqa: F811
     args = ["recommend", "--project", EXPLAIN_PROJECT, "--meta-features", str(kb["mf"]), "--no-llm", "--no-log",
             "--json"]
-    light, loaded, _ = _run(tmp_path, args)
+    light, loaded, light_err = _run(tmp_path, args)
     assert loaded == []  # no scikit-learn, scipy.special/stats, pandas, Qdrant, SHAP, W&B or rich
+    # what the command imported is frozen out of the collector's scans (startup.py)
+    frozen = int(next(line for line in light_err.splitlines() if line.startswith("FROZEN "))[7:])
+    assert frozen > 50_000  # ~90,000 objects; none without it
 
     after = SKLEARN_API.format(project=EXPLAIN_PROJECT)
     full, loaded_full, err = _run(tmp_path, args, before="import sklearn", after=after)
