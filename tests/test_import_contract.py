@@ -53,6 +53,7 @@ PURE = (
     "metallmix_wandb.space.search_space",
     "metallmix_wandb.space.spec",
     "metallmix_wandb.space.values",
+    "metallmix_wandb.space.yaml_io",
     "metallmix_wandb.datasets.meta_features",
     "metallmix_wandb.datasets.reference",
     "metallmix_wandb.knowledge.records",
