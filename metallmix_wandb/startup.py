@@ -2,18 +2,20 @@
 
 A command's imports (about 600 modules for `recommend`: numpy, scipy.sparse, xgboost, pydantic and
 its schemas) make objects that stay alive until the process ends, yet CPython's cyclic garbage
-collector scans all of them again on every full collection while the imports go on, and in several
-passes at interpreter shutdown. That was 0.3 s of the 1.1 s a `recommend --no-llm --no-log` took as a
+collector scans all of them again on every full collection while the imports go on, and again at
+interpreter shutdown. That was 0.3 s of the 1.1 s a `recommend --no-llm --no-log` took as a
 process (benchmarks/cli_startup_bench.py). `long_lived_imports` pauses the collector while a block
 imports, then moves every tracked object to the permanent generation with `gc.freeze` (the standard
 library's way to exempt long-lived start-up state from collections), so later collections, the last
 ones at shutdown included, scan only what the command allocates afterwards.
 
-What it costs: cyclic garbage that exists when the block ends is kept until the process ends. The
-block starts with a full collection (cheap in a fresh process) so what earlier work left, such as a
-previous test's command in a pytest process, is freed first rather than kept; what is kept is the
-few cycles the block's imports leave. Nothing else changes: reference counting frees everything else
-as usual, the collector is on again after the block, and a collector the caller had turned off stays off.
+What it costs: the collector never looks at a frozen object again, so a reference cycle among objects
+alive when the block ends, once dropped, is kept until the process ends (reference counting still frees
+everything outside cycles, and the collector is on again for what is allocated after the block). In a
+command's process those objects live until exit anyway; in a long process that runs commands in-process
+(a pytest run) a dropped cycle is memory held until that process ends. The block starts with a full
+collection (cheap in a fresh process), so garbage earlier work left is freed rather than frozen. A
+collector the caller had turned off stays off.
 Pure (standard library only). Tested in tests/test_startup.py.
 """
 
