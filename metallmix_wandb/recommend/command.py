@@ -125,8 +125,11 @@ def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> Non
         req = req.model_copy(update={"explanation_max_chars": 400, "judge_repeats": opts.get("judge_repeats") or 1})
     llm_errors, server_errors = _llm_errors(req.use_llm)
     # The meta-learner needs no similar experiments: with --no-llm Qdrant (0.8 s to import) is opened
-    # only to list them (--evidence).
+    # only to list them (--evidence). When it is, its client is imported here to be frozen too.
     reads_store = req.use_llm or bool(opts.get("evidence"))
+    if reads_store:
+        with long_lived_imports():
+            import qdrant_client  # noqa: F401 - the pipeline reads the similar runs through it
     try:
         with (open_store(settings) if reads_store else contextlib.nullcontext()) as store, \
                 llm_clients(settings, req.use_llm, err) as clients, \
