@@ -115,13 +115,13 @@ print("QDRANT_FROZEN " + json.dumps(not any(o is qdrant_client.QdrantClient for 
 """
 
 
-def test_recommend_with_evidence_freezes_the_qdrant_client_with_the_other_imports(kb: dict, tmp_path: Path) -> None:  # noqa: F811
+def test_recommend_with_evidence_freezes_the_qdrant_client_too(kb: dict, tmp_path: Path) -> None:  # noqa: F811
     """--evidence reads the similar runs: Qdrant's client (0.8 s of imports) is frozen too (startup.py)."""
-    args = ["recommend", "--project", EXPLAIN_PROJECT, "--meta-features", str(kb["mf"]), "--no-llm", "--no-log",
-            "--evidence", "--json"]
+    args = ["recommend", "--project", EXPLAIN_PROJECT, "--meta-features", str(kb["mf"]), "--no-llm",
+            "--no-log", "--evidence", "--json"]
     out, loaded, err = _run(tmp_path, args, after=FROZEN_CLIENT)
     assert out["recommendation"]["evidence"] and "qdrant_client" in loaded
-    assert next(line for line in err.splitlines() if line.startswith("QDRANT_FROZEN ")) == "QDRANT_FROZEN true"
+    assert "QDRANT_FROZEN true" in err.splitlines()
 
 
 def test_knowledge_saved_as_xgboost_text_json_still_loads_and_predicts_the_same(kb: dict, tmp_path: Path) -> None:  # noqa: F811
