@@ -86,7 +86,7 @@ def test_recommend_without_llm_is_light_and_identical_to_the_full_path(kb: dict,
     assert loaded == []  # no scikit-learn, scipy.special/stats, pandas, Qdrant, SHAP, W&B, rich or PyYAML
     # what the command imported is frozen out of the collector's scans (startup.py)
     frozen = int(next(line for line in light_err.splitlines() if line.startswith("FROZEN "))[7:])
-    assert frozen > 50_000  # ~90,000 objects; none without it
+    assert frozen > 10_000  # ~90,000 objects here; none without it
 
     # The reference reads a cache as written before search_space.json existed: the space from its YAML.
     cache = Path(os.environ["METALLMIX_CACHE_DIR"])
