@@ -43,6 +43,7 @@ Every other module is import-light: its heavy imports sit inside the functions t
 
 PURE = (
     "metallmix_wandb.numbers",
+    "metallmix_wandb.startup",
     "metallmix_wandb.secrets",
     "metallmix_wandb.safe_text",
     "metallmix_wandb.space.argmax",
@@ -52,6 +53,7 @@ PURE = (
     "metallmix_wandb.space.search_space",
     "metallmix_wandb.space.spec",
     "metallmix_wandb.space.values",
+    "metallmix_wandb.space.yaml_io",
     "metallmix_wandb.datasets.meta_features",
     "metallmix_wandb.datasets.reference",
     "metallmix_wandb.knowledge.records",

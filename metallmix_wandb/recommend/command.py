@@ -78,17 +78,24 @@ def progress(err: Console, message: str) -> Iterator[Callable[[str], None]]:
 
 def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> None:
     """`recommend` with the click options `opts`; `open_store(settings)` opens the project's collection."""
-    from metallmix_wandb.knowledge.meta_learner.artifact import KnowledgeError, load_knowledge
-    from metallmix_wandb.cli.options import new_dataset_meta
-    from metallmix_wandb.knowledge.similar import exclusion_keys
-    from metallmix_wandb.knowledge.store import StoreError
-    from metallmix_wandb.recommend.pipeline import (
-        RecommendError, RecommendRequest, recommend, unseen_parameters,
-    )
-    from metallmix_wandb.safe_text import for_terminal
-    from metallmix_wandb.secrets import redact
-    from metallmix_wandb.settings import load_settings
-    from metallmix_wandb.space.search_space import SearchSpace, SearchSpaceError
+    from metallmix_wandb.startup import long_lived_imports
+
+    with long_lived_imports():  # the collector kept off what these imports make (startup.py: 0.3 s)
+        from metallmix_wandb.cli.options import new_dataset_meta
+        from metallmix_wandb.knowledge.meta_learner.artifact import KnowledgeError, load_knowledge
+        from metallmix_wandb.knowledge.meta_learner.loader import import_xgboost
+        from metallmix_wandb.knowledge.similar import exclusion_keys
+        from metallmix_wandb.knowledge.store import StoreError
+        from metallmix_wandb.recommend.output import deliver
+        from metallmix_wandb.recommend.pipeline import (
+            RecommendError, RecommendRequest, recommend, unseen_parameters,
+        )
+        from metallmix_wandb.safe_text import for_terminal
+        from metallmix_wandb.secrets import redact
+        from metallmix_wandb.settings import load_settings
+        from metallmix_wandb.space.search_space import SearchSpace, SearchSpaceError
+
+        import_xgboost()  # every recommendation loads the meta-learner (pipeline.recommend)
 
     err: Console = StderrConsole()  # type: ignore[assignment]  # a Console, made on first use
     settings = load_settings(project=opts["project"], entity=opts["entity"], qdrant_path=opts["qdrant_path"],
@@ -118,8 +125,11 @@ def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> Non
         req = req.model_copy(update={"explanation_max_chars": 400, "judge_repeats": opts.get("judge_repeats") or 1})
     llm_errors, server_errors = _llm_errors(req.use_llm)
     # The meta-learner needs no similar experiments: with --no-llm Qdrant (0.8 s to import) is opened
-    # only to list them (--evidence).
+    # only to list them (--evidence). When it is, its client is imported here to be frozen too.
     reads_store = req.use_llm or bool(opts.get("evidence"))
+    if reads_store:
+        with long_lived_imports():
+            import qdrant_client  # noqa: F401 - the pipeline reads the similar runs through it
     try:
         with (open_store(settings) if reads_store else contextlib.nullcontext()) as store, \
                 llm_clients(settings, req.use_llm, err) as clients, \
@@ -145,8 +155,6 @@ def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> Non
         rec.warnings.append(f"LLM unavailable: {exc}")
     except (StoreError, RecommendError, *server_errors, KnowledgeError) as exc:
         fail(redact(str(exc), settings.secrets))
-    from metallmix_wandb.recommend.output import deliver
-
     deliver(rec, space, settings, opts, err, knowledge)
 
 

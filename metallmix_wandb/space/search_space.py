@@ -24,9 +24,7 @@ from metallmix_wandb.space.values import (
     sample_value,
     snap_value,
 )
-from metallmix_wandb.space.parse import (
-    METHODS, SearchSpaceError, flatten_config, load_yaml_text, parse_parameters, read_yaml_file,
-)
+from metallmix_wandb.space.parse import METHODS, SearchSpaceError, flatten_config, parse_parameters
 from metallmix_wandb.space.schema import param_json_schema
 from metallmix_wandb.space.spec import DISTRIBUTIONS, ParamSpec
 
@@ -127,6 +125,8 @@ class SearchSpace(BaseModel):
     @classmethod
     def from_yaml_text(cls, text: str, source: str = "<string>") -> SearchSpace:
         """From sweep YAML text; errors are prefixed with `source` (a file name)."""
+        from metallmix_wandb.space.yaml_io import load_yaml_text  # PyYAML only where YAML is read
+
         return cls._from_data(load_yaml_text(text, source), source)
 
     @classmethod
@@ -143,6 +143,8 @@ class SearchSpace(BaseModel):
     @classmethod
     def from_yaml(cls, path: str | Path) -> SearchSpace:
         """From a sweep YAML file (bounded: `read_yaml_file`)."""
+        from metallmix_wandb.space.yaml_io import read_yaml_file
+
         return cls._from_data(read_yaml_file(path), str(path))
 
     # ------------------------------------------------------------------ views

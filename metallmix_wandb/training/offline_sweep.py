@@ -109,7 +109,8 @@ def load_sweep_config(path: str | Path, overrides: dict[str, Any] | None = None)
     """
     SweepConfig = _sweeps().SweepConfig
     p = Path(path)
-    from metallmix_wandb.space.parse import SearchSpaceError, read_yaml_file
+    from metallmix_wandb.space.parse import SearchSpaceError
+    from metallmix_wandb.space.yaml_io import read_yaml_file
 
     try:
         cfg = read_yaml_file(p, yaml12=False)  # YAML 1.1, as `wandb sweep` reads it; bounded

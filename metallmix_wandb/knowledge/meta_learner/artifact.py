@@ -1,9 +1,9 @@
 """The project's knowledge as files: a W&B artifact (type `metallmix-knowledge`) and a local cache.
 
 One folder holds the boosters (XGBoost UBJSON), the SHAP summary (JSON), the digest (markdown), shap's
-own bar and beeswarm plots (PNG), the search space (sweep YAML), the meta-feature scaler, the LODO
-quality and a manifest with a SHA-256 per file. Every file is a deterministic function of the runs:
-no timestamps, seeded plots. So a re-run over the same runs yields identical bytes, and W&B (which
+own bar and beeswarm plots (PNG), the search space (sweep YAML, and as JSON for a fast start-up), the
+meta-feature scaler, the LODO quality and a manifest with a SHA-256 per file. Every file is a
+deterministic function of the runs: no timestamps, seeded plots. So a re-run over the same runs yields identical bytes, and W&B (which
 versions artifacts by content) keeps one version instead of piling up copies.
 
 The cache `<cache_dir>/knowledge/<project>/` is written to a temporary sibling and renamed into
@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, Field
 
 from metallmix_wandb.knowledge.meta_learner.quality import LodoQuality
@@ -43,6 +42,10 @@ KNOWLEDGE_TYPE = "metallmix-knowledge"
 SCHEMA_VERSION = 1
 SUMMARY, DIGEST, QUALITY, SPACE, SCALER, MANIFEST = (
     "shap_summary.json", "digest.md", "quality.json", "search_space.yaml", "scaler.json", "manifest.json")
+SPACE_JSON = "search_space.json"
+"""The same sweep config as SPACE, as JSON in the YAML's order: what `load_knowledge` reads, so a
+`recommend` does not import and run PyYAML (~25 ms of its start-up). A cache written before has only
+the YAML, which is read then."""
 BAR_PNG, BEESWARM_PNG = "shap_bar.png", "shap_beeswarm.png"
 
 
@@ -111,6 +114,7 @@ def write_bundle(folder: Path, project: str, learner: MetaLearner, summary: Shap
     """Write every knowledge file into `folder` (which must exist) and return the manifest."""
     import shap
     import xgboost
+    import yaml
 
     from metallmix_wandb import __version__
 
@@ -125,6 +129,8 @@ def write_bundle(folder: Path, project: str, learner: MetaLearner, summary: Shap
               "# Without a sweep YAML it was inferred from the runs' configs.\n")
     text = header + yaml.safe_dump(space.to_sweep_config(), sort_keys=False)
     (folder / SPACE).write_text(text, encoding="utf-8")
+    (folder / SPACE_JSON).write_text(json.dumps(space.to_sweep_config(), indent=2, ensure_ascii=False) + "\n",
+                                     encoding="utf-8")  # not sorted: the parameters' order is the space's
     _write_json(folder / SCALER, scaler.model_dump(mode="json") if scaler else None)
     plots(folder)
     manifest = KnowledgeManifest(
@@ -301,11 +307,18 @@ def load_knowledge(project: str, cache_dir: Path, entity: str | None = None,
             summary_raw=ShapSummary.model_validate(summaries["raw"]) if summaries.get("raw") else None,
             digest=(folder / DIGEST).read_text(encoding="utf-8"),
             quality=LodoQuality.model_validate_json((folder / QUALITY).read_text()),
-            space=SearchSpace.from_yaml(folder / SPACE),
+            space=_stored_space(folder),
             scaler=MetaScaler.model_validate(scaler) if scaler else None,
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise KnowledgeError(unreadable_cache(folder, project, exc)) from exc
+
+
+def _stored_space(folder: Path) -> SearchSpace:
+    """The cache's search space: its JSON form, or the YAML of a cache written before there was one."""
+    if (folder / SPACE_JSON).is_file():
+        return SearchSpace.from_sweep_config(json.loads((folder / SPACE_JSON).read_text(encoding="utf-8")))
+    return SearchSpace.from_yaml(folder / SPACE)
 
 
 def _download(project: str, cache_dir: Path, entity: str | None) -> None:

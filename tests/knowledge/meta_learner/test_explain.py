@@ -30,8 +30,8 @@ from tests.support.wandb_runs import offline_env
 
 EXPECTED_FILES = {
     "model_rank.ubj", "model_raw.ubj", "model_time.ubj", "model_quantile.ubj", "meta_learner.json",
-    "shap_summary.json", "digest.md", "quality.json", "search_space.yaml", "scaler.json", "shap_bar.png",
-    "shap_beeswarm.png", "manifest.json",
+    "shap_summary.json", "digest.md", "quality.json", "search_space.yaml", "search_space.json", "scaler.json",
+    "shap_bar.png", "shap_beeswarm.png", "manifest.json",
 }
 
 

@@ -1,28 +1,31 @@
 """The light path of `recommend --no-llm` (knowledge/meta_learner/loader.py, recommend/command.py): it
 imports no scikit-learn, xgboost's wrappers and plotting, scipy.special or scipy.stats (only scipy.sparse,
-which xgboost.core needs), Qdrant, SHAP, W&B or (with --json) rich, and recommends exactly what the full
-path does.
+which xgboost.core needs), Qdrant, SHAP, W&B, PyYAML (the space is read from the cache's JSON form) or
+(with --json) rich, and recommends exactly what the full path does.
 
 Each side is a fresh `metallmix-wandb` process on the same real knowledge base (tests/support/recommend_kb.py):
 the light one as a user runs it; the reference imports scikit-learn before anything else, so xgboost loads
-with its scikit-learn wrappers as it did before, and also predicts the chosen config with the stored models
-through xgboost's scikit-learn API (XGBRegressor.load_model)."""
+with its scikit-learn wrappers as it did before, reads a cache without search_space.json (the space from its
+YAML, as before), and also predicts the chosen config with the stored models through xgboost's scikit-learn
+API (XGBRegressor.load_model)."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+from metallmix_wandb.knowledge.meta_learner.artifact import SPACE_JSON, cache_folder, load_knowledge
 from tests.support.recommend_kb import kb, offline_explain_project  # noqa: F401
 from tests.support.synthetic import EXPLAIN_PROJECT
 
 ROOT = Path(__file__).resolve().parents[3]
 NOT_ON_THE_LIGHT_PATH = ("sklearn", "scipy.stats", "scipy.special", "xgboost.sklearn", "pandas", "qdrant_client",
-                         "shap", "wandb", "torch", "openai", "rich")
+                         "shap", "wandb", "torch", "openai", "rich", "yaml")
 
 RUN = """
 import contextlib, io, json, sys
@@ -34,6 +37,7 @@ try:
         main({args!r}, standalone_mode=False)
 finally:
     print("LOADED " + json.dumps(sorted(m for m in {watch!r} if m in sys.modules)), file=sys.stderr)
+    print(f"FROZEN {{__import__('gc').get_freeze_count()}}", file=sys.stderr)
 sys.stdout.write(out.getvalue())
 rec = json.loads(out.getvalue())["recommendation"]
 {after}
@@ -61,10 +65,11 @@ print("SKLEARN_API " + json.dumps({{"score": float(np.clip(pred["rank"], 0.0, 1.
 """
 
 
-def _run(tmp: Path, args: list[str], before: str = "", after: str = "") -> tuple[dict, list[str], str]:
+def _run(tmp: Path, args: list[str], before: str = "", after: str = "",
+         env: dict[str, str] | None = None) -> tuple[dict, list[str], str]:
     script = RUN.format(before=before, args=args, watch=NOT_ON_THE_LIGHT_PATH, after=after)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=600)
+                          env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     loaded = next(line for line in done.stderr.splitlines() if line.startswith("LOADED "))
     return json.loads(done.stdout), json.loads(loaded[len("LOADED "):]), done.stderr
@@ -77,17 +82,46 @@ def _without_timings(rec: dict[str, Any]) -> dict[str, Any]:
 def test_recommend_without_llm_is_light_and_identical_to_the_full_path(kb: dict, tmp_path: Path) -> None:  # noqa: F811
     args = ["recommend", "--project", EXPLAIN_PROJECT, "--meta-features", str(kb["mf"]), "--no-llm", "--no-log",
             "--json"]
-    light, loaded, _ = _run(tmp_path, args)
-    assert loaded == []  # no scikit-learn, scipy.special/stats, pandas, Qdrant, SHAP, W&B or rich
+    light, loaded, light_err = _run(tmp_path, args)
+    assert loaded == []  # no scikit-learn, scipy.special/stats, pandas, Qdrant, SHAP, W&B, rich or PyYAML
+    # what the command imported is frozen out of the collector's scans (startup.py)
+    frozen = int(next(line for line in light_err.splitlines() if line.startswith("FROZEN "))[7:])
+    assert frozen > 10_000  # ~90,000 objects here; none without it
 
+    # The reference reads a cache as written before search_space.json existed: the space from its YAML.
+    cache = Path(os.environ["METALLMIX_CACHE_DIR"])
+    yaml_only = tmp_path / "yaml_only_cache"
+    shutil.copytree(cache, yaml_only)
+    (cache_folder(EXPLAIN_PROJECT, yaml_only) / SPACE_JSON).unlink()
     after = SKLEARN_API.format(project=EXPLAIN_PROJECT)
-    full, loaded_full, err = _run(tmp_path, args, before="import sklearn", after=after)
+    full, loaded_full, err = _run(tmp_path, args, before="import sklearn", after=after,
+                                  env={"METALLMIX_CACHE_DIR": str(yaml_only)})
     assert "sklearn" in loaded_full  # the reference really is the path with scikit-learn loaded
+    assert "yaml" in loaded_full  # ... and with the space read from the YAML
     assert _without_timings(light["recommendation"]) == _without_timings(full["recommendation"])
+    from_json, from_yaml = (load_knowledge(EXPLAIN_PROJECT, c).space for c in (cache, yaml_only))
+    assert from_json == from_yaml and list(from_json.params) == list(from_yaml.params)  # the order too
 
     api = json.loads(next(line for line in err.splitlines() if line.startswith("SKLEARN_API "))[12:])
     predicted = light["recommendation"]["predicted"]
     assert {k: predicted[k] for k in api} == api
+
+
+FROZEN_CLIENT = """
+import gc, qdrant_client
+# gc.get_objects() lists the collector's generations, not the permanent one gc.freeze moves objects to
+print("QDRANT_FROZEN " + json.dumps(not any(o is qdrant_client.QdrantClient for o in gc.get_objects())),
+      file=sys.stderr)
+"""
+
+
+def test_recommend_with_evidence_freezes_the_qdrant_client_too(kb: dict, tmp_path: Path) -> None:  # noqa: F811
+    """--evidence reads the similar runs: Qdrant's client (0.8 s of imports) is frozen too (startup.py)."""
+    args = ["recommend", "--project", EXPLAIN_PROJECT, "--meta-features", str(kb["mf"]), "--no-llm",
+            "--no-log", "--evidence", "--json"]
+    out, loaded, err = _run(tmp_path, args, after=FROZEN_CLIENT)
+    assert out["recommendation"]["evidence"] and "qdrant_client" in loaded
+    assert "QDRANT_FROZEN true" in err.splitlines()
 
 
 def test_knowledge_saved_as_xgboost_text_json_still_loads_and_predicts_the_same(kb: dict, tmp_path: Path) -> None:  # noqa: F811
