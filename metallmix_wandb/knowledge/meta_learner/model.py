@@ -15,10 +15,8 @@ saved as XGBoost UBJSON beside a JSON description (layout, space, quality).
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -34,8 +32,20 @@ from metallmix_wandb.knowledge.meta_learner.features import (
     build_table,
     feature_row,
 )
+from metallmix_wandb.knowledge.meta_learner.boosters import (
+    MAX_FOLDS,
+    QUANTILES,
+    ROUNDS,
+    booster_params,
+    fit_order,
+    fit_quantile,
+    interval,
+    lodo,
+    row_weights,
+    train_booster,
+)
 from metallmix_wandb.knowledge.meta_learner.pool import LoggedPool, blend, config_key, table_pool
-from metallmix_wandb.knowledge.meta_learner.quality import LodoQuality, fold_assignment, lodo_quality
+from metallmix_wandb.knowledge.meta_learner.quality import LodoQuality
 from metallmix_wandb.knowledge.meta_learner.shap_compat import shap_xgboost_compat
 from metallmix_wandb.knowledge.meta_learner.variants import (
     DEFAULT,
@@ -43,7 +53,6 @@ from metallmix_wandb.knowledge.meta_learner.variants import (
     dataset_distances,
     greedy_cover,
     locality_weights,
-    relevance,
 )
 from metallmix_wandb.knowledge.records import Experiment, MetaValue
 from metallmix_wandb.space.search_space import SearchSpace
@@ -53,23 +62,9 @@ if TYPE_CHECKING:
 
 __all__ = ["BestConfig", "MetaLearner", "MetaLearnerError", "MetaLearnerInfo", "Prediction"]
 
-# OpenMP threads that spin while waiting made a 2-thread fit 20x slower (27 s instead of 1.3 s) on a
-# busy 2-core machine; passive waiting costs nothing measurable when the cores are free. Only takes
-# effect when set before the OpenMP runtime starts (i.e. before xgboost is first imported).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 DEFAULT_N_JOBS = 1
 
-QUANTILES = (0.1, 0.5, 0.9)
-ROUNDS = 300
-MAX_FOLDS = 10
 MODELS = ("rank", "raw", "time", "quantile")
-
-
-def booster_params(seed: int, n_jobs: int) -> dict[str, Any]:
-    """Shallow trees, shrinkage and row/column subsampling: the runs of a project number in the
-    hundreds to thousands, and the model must not memorise a few datasets."""
-    return {"tree_method": "hist", "max_depth": 4, "eta": 0.05, "subsample": 0.8, "colsample_bytree": 0.8,
-            "min_child_weight": 1.0, "lambda": 1.0, "seed": seed, "nthread": n_jobs}
 
 
 class Prediction(BaseModel):
@@ -115,56 +110,6 @@ class MetaLearnerInfo(BaseModel):
         return SearchSpace.from_sweep_config(self.space)
 
 
-def _train(X: np.ndarray, y: np.ndarray, params: dict[str, Any], rounds: int, weight: np.ndarray | None = None,
-           **extra: Any) -> xgb.Booster:
-    import xgboost as xgb
-
-    ok = np.isfinite(y)
-    dtrain = xgb.DMatrix(X[ok], label=y[ok], missing=np.nan, weight=None if weight is None else weight[ok])
-    return xgb.train({**params, **extra}, dtrain, num_boost_round=rounds)
-
-
-def _fit_order(X: np.ndarray, score: np.ndarray, groups: np.ndarray, settings: LearnerSettings,
-               params: dict[str, Any], rounds: int, weight: np.ndarray | None = None) -> xgb.Booster:
-    """What orders candidates when it is not the percentile booster: the median (`reg:quantileerror`,
-    alpha 0.5) of the percentile, or a learning-to-rank booster grouped by dataset (rows sorted by group)."""
-    import xgboost as xgb
-
-    if settings.objective == "median":
-        return _train(X, score, params, rounds, weight, objective="reg:quantileerror", quantile_alpha=0.5)
-    order = np.argsort(groups, kind="stable")
-    label = relevance(score[order], settings.relevance_levels)
-    dtrain = xgb.DMatrix(X[order], label=label, qid=groups[order], missing=np.nan)
-    if weight is not None:  # ranking weights are per group
-        dtrain.set_weight(np.array([weight[groups == g][0] for g in np.unique(groups)]))
-    objective = "rank:pairwise" if settings.objective == "pairwise" else "rank:ndcg"
-    return xgb.train({**params, "objective": objective}, dtrain, num_boost_round=rounds)
-
-
-def row_weights(table: TrainingTable, meta: Mapping[str, MetaValue], settings: LearnerSettings) -> np.ndarray | None:
-    """Per-row weights from how close each run's dataset is to a new one (None: one global model)."""
-    if settings.locality <= 0 or len(table.datasets) < 2:
-        return None
-    cols = np.array([c.source == "meta" for c in table.layout.columns])
-    if not cols.any():
-        return None
-    logs = np.array([c.log for c in table.layout.columns])[cols]
-    target = table.layout.row(meta, {})[cols]
-    firsts = np.array([np.flatnonzero(table.groups == g)[0] for g in range(len(table.datasets))])
-    w = locality_weights(dataset_distances(target, table.X[firsts][:, cols], logs),
-                         settings.locality, settings.bandwidth)
-    return w[table.groups]
-
-
-def _fit_quantile(X: np.ndarray, y: np.ndarray, params: dict[str, Any], rounds: int) -> xgb.Booster:
-    return _train(X, y, params, rounds, objective="reg:quantileerror", quantile_alpha=np.array(QUANTILES))
-
-
-def _interval(point: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    q = np.sort(q.reshape(len(point), -1), axis=1)  # quantile crossing is possible: sort
-    return np.minimum(q[:, 0], point), np.maximum(q[:, -1], point)
-
-
 class MetaLearner:
     """Fitted boosters plus their description; build with `fit` or `load`."""
 
@@ -195,14 +140,14 @@ class MetaLearner:
         params = booster_params(seed, n_jobs)
         weight = row_weights(table, target_meta, settings) if target_meta is not None else None
         t0 = time.perf_counter()
-        boosters = {"rank": _train(table.X, table.score, params, rounds, weight)}
+        boosters = {"rank": train_booster(table.X, table.score, params, rounds, weight)}
         if settings.objective != "percentile":
-            boosters["order"] = _fit_order(table.X, table.score, table.groups, settings, params, rounds, weight)
+            boosters["order"] = fit_order(table.X, table.score, table.groups, settings, params, rounds, weight)
         if not lite:
             boosters.update({
-                "raw": _train(table.X, table.raw, params, rounds),
-                "time": _train(table.X, table.log_time, params, rounds),
-                "quantile": _fit_quantile(table.X, table.score, params, rounds),
+                "raw": train_booster(table.X, table.raw, params, rounds),
+                "time": train_booster(table.X, table.log_time, params, rounds),
+                "quantile": fit_quantile(table.X, table.score, params, rounds),
             })
         t1 = time.perf_counter()
         quality = (LodoQuality(measured=False, note="not measured (lite fit)") if lite
@@ -226,7 +171,7 @@ class MetaLearner:
         X = np.ascontiguousarray(X, dtype=np.float32)
         b = self.boosters
         score = np.clip(b["rank"].inplace_predict(X, missing=np.nan), 0.0, 1.0)  # a percentile
-        low, high = _interval(score, b["quantile"].inplace_predict(X, missing=np.nan))
+        low, high = interval(score, b["quantile"].inplace_predict(X, missing=np.nan))
         margin = self.info.quality.interval_margin
         low, high = np.clip(low - margin, 0.0, 1.0), np.clip(high + margin, 0.0, 1.0)
         return {"score": score, "low": low, "high": high,
@@ -385,47 +330,3 @@ def _dataset_meta(table: TrainingTable) -> list[list[float | None]]:
     cols = [c.source == "meta" for c in table.layout.columns]
     firsts = [int(np.flatnonzero(table.groups == g)[0]) for g in range(len(table.datasets))]
     return [[float(v) if np.isfinite(v) else None for v in table.X[i][cols]] for i in firsts]
-
-
-def fold_workers() -> int:
-    """LODO folds fitted at once: the cores this process may use, or env METALLMIX_LODO_WORKERS."""
-    env = os.environ.get("METALLMIX_LODO_WORKERS", "")
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    affinity = getattr(os, "sched_getaffinity", None)  # Linux only
-    return len(affinity(0)) if affinity else os.cpu_count() or 1
-
-
-def lodo(table: TrainingTable, params: dict[str, Any], rounds: int,
-         max_folds: int = MAX_FOLDS, settings: LearnerSettings = DEFAULT) -> LodoQuality:
-    """Leave-one-dataset-out (datasets dealt over at most `max_folds` folds): every run is predicted
-    by rank/raw/quantile models that never saw its dataset."""
-    if len(table.datasets) < 2:
-        return LodoQuality(measured=False, runs=len(table.score), datasets=len(table.datasets),
-                           note="one dataset only: leave-one-dataset-out needs at least two, so how well "
-                                "the model transfers to a new dataset cannot be measured")
-    fold_of = fold_assignment(len(table.datasets), max_folds)[table.groups]
-    n = len(table.score)
-    pred, raw, low, high, order = np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n)
-
-    def fit_fold(fold: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        train, test = fold_of != fold, fold_of == fold
-        Xt = np.ascontiguousarray(table.X[test], dtype=np.float32)
-        out = {"pred": _train(table.X[train], table.score[train], params, rounds).inplace_predict(Xt, missing=np.nan)}
-        out["order"] = out["pred"]
-        if settings.objective != "percentile":
-            ranker = _fit_order(table.X[train], table.score[train], table.groups[train], settings, params, rounds)
-            out["order"] = ranker.inplace_predict(Xt, missing=np.nan)
-        out["raw"] = _train(table.X[train], table.raw[train], params, rounds).inplace_predict(Xt, missing=np.nan)
-        q = _fit_quantile(table.X[train], table.score[train], params, rounds).inplace_predict(Xt, missing=np.nan)
-        out["low"], out["high"] = _interval(out["pred"], q)
-        return test, out
-
-    folds = [int(f) for f in np.unique(fold_of)]
-    # Independent folds of seeded boosters, fitted side by side (XGBoost frees the GIL): same numbers.
-    with ThreadPoolExecutor(max_workers=max(1, min(len(folds), fold_workers()))) as pool:
-        for test, out in pool.map(fit_fold, folds):
-            pred[test], order[test], raw[test] = out["pred"], out["order"], out["raw"]
-            low[test], high[test] = out["low"], out["high"]
-    return lodo_quality(table.datasets, table.groups, table.raw, table.score, pred, raw, low, high,
-                        folds=len(np.unique(fold_of)), pred_order=order)

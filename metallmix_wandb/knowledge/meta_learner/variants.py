@@ -7,7 +7,9 @@ pieces they switch on. Pure (numpy only): the adapter (model.py) hands boosters 
   cut from the within-dataset percentile. A ranker's output is an order, not a percentile, so the
   percentile booster still answers `Prediction.score`; the ranker only orders candidates. `median`
   orders by a median regression of the percentile (pinball loss at 0.5): robust to the runs whose
-  percentile is an outlier for their config, and the target of a median-percentile evaluation.
+  percentile is an outlier for their config, and the target of a median-percentile evaluation. `top`
+  orders by the probability that a config lands in the top of its dataset (a logistic booster on "the
+  run's percentile >= `top`"): the chance of a near-best answer rather than the expected rank.
 - `derived_meta`: ratio meta-features (instances per class, features per instance, log sizes) and a
   count of missing meta-features, computed from the raw ones at encode time.
 - `locality`: training runs weighted by how close their dataset's meta-features are to the new one
@@ -40,8 +42,9 @@ class LearnerSettings(BaseModel):
     """The chosen variant, stored in the artifact (meta_learner.json) so a reader knows what it got."""
 
     variant: str = "percentile"
-    objective: Literal["percentile", "median", "pairwise", "ndcg"] = "percentile"
+    objective: Literal["percentile", "median", "top", "pairwise", "ndcg"] = "percentile"
     relevance_levels: int = Field(16, description="integer relevance levels for a ranking objective")
+    top: float = Field(0.9, gt=0.0, lt=1.0, description="`top` objective: a run is a hit at this percentile or above")
     derived_meta: bool = False
     locality: float = Field(0.0, ge=0.0, le=1.0, description="0 = one global model")
     bandwidth: float = Field(1.0, gt=0.0, description="kernel width, in median inter-dataset distances")
@@ -70,6 +73,7 @@ VARIANTS: dict[str, LearnerSettings] = {
     "pairwise": LearnerSettings(variant="pairwise", objective="pairwise"),
     "ndcg": LearnerSettings(variant="ndcg", objective="ndcg"),
     "median": LearnerSettings(variant="median", objective="median", portfolio=True),
+    "top": LearnerSettings(variant="top", objective="top", portfolio=True),
     "derived": LearnerSettings(variant="derived", derived_meta=True),
     "local": LearnerSettings(variant="local", locality=0.7),
     "portfolio": LearnerSettings(variant="portfolio", portfolio=True),

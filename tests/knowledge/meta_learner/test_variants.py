@@ -80,7 +80,8 @@ def test_a_ranking_variant_orders_candidates_with_its_own_booster(synth: synthet
 
 def test_the_median_objective_prefers_the_config_best_on_most_datasets_to_the_safe_second() -> None:
     """Config `a` is the best on 3 of 5 datasets and the worst on 2; `b` is second or best everywhere:
-    `b` has the higher mean percentile, `a` the higher median. The median variant orders by the median."""
+    `b` has the higher mean percentile, `a` the higher median and more top answers. The median variant
+    orders by the median, the top variant by the chance of a top answer."""
     from metallmix_wandb.knowledge.records import Experiment
     from metallmix_wandb.space.search_space import SearchSpace
 
@@ -100,3 +101,6 @@ def test_the_median_objective_prefers_the_config_best_on_most_datasets_to_the_sa
     median = MetaLearner.fit(exps, space, metric="val/acc", n_jobs=1, settings=VARIANTS["median"], lite=True)
     assert mean.recommend_n(meta, space, 1)[0]["x"] == "b"
     assert "order" in median.boosters and median.recommend_n(meta, space, 1)[0]["x"] == "a"
+    # `top` (P(percentile >= 0.9)): `a` is a hit on 3 datasets, `b` (second, 0.889, on three) on 2
+    top = MetaLearner.fit(exps, space, metric="val/acc", n_jobs=1, settings=VARIANTS["top"], lite=True)
+    assert "order" in top.boosters and top.recommend_n(meta, space, 1)[0]["x"] == "a"
