@@ -66,7 +66,8 @@ def key(config: dict[str, Any], params: list[str]) -> str:
     return json.dumps([config[p] for p in params])
 
 
-def observed(exps: list[Experiment], params: list[str]) -> tuple[list[str], dict[str, dict[str, float]], dict[str, np.ndarray]]:
+def observed(exps: list[Experiment], params: list[str]
+             ) -> tuple[list[str], dict[str, dict[str, float]], dict[str, np.ndarray]]:
     """Datasets, per dataset {config key: percentile}, per dataset the numeric meta row."""
     by: dict[str, list[Experiment]] = {}
     for e in exps:
@@ -138,7 +139,8 @@ def main() -> None:
     for i, d in enumerate(held):
         others = [x for x in datasets if x != d]
         row: dict[str, str] = {"global-best": mean_pick(perc, others)}
-        dist = dataset_distances(meta[d], np.vstack([meta[x] for x in others]), log & (np.nanmin(np.vstack(list(meta.values())), axis=0) > 0))
+        positive = np.nanmin(np.vstack(list(meta.values())), axis=0) > 0  # log scale where all are > 0
+        dist = dataset_distances(meta[d], np.vstack([meta[x] for x in others]), log & positive)
         order = np.argsort(np.where(np.isfinite(dist), dist, np.inf))
         for k in (int(s) for s in args.knn.split(",") if s):
             row[f"knn{k}"] = mean_pick(perc, [others[j] for j in order[:k]])

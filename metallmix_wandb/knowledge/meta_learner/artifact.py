@@ -3,8 +3,9 @@
 One folder holds the boosters (XGBoost UBJSON), the SHAP summary (JSON), the digest (markdown), shap's
 own bar and beeswarm plots (PNG), the search space (sweep YAML, and as JSON for a fast start-up), the
 meta-feature scaler, the LODO quality and a manifest with a SHA-256 per file. Every file is a
-deterministic function of the runs: no timestamps, seeded plots. So a re-run over the same runs yields identical bytes, and W&B (which
-versions artifacts by content) keeps one version instead of piling up copies.
+deterministic function of the runs: no timestamps, seeded plots. So a re-run over the same runs yields
+identical bytes, and W&B (which versions artifacts by content) keeps one version instead of piling up
+copies.
 
 The cache `<cache_dir>/knowledge/<project>/` is written to a temporary sibling and renamed into
 place, so a crash never leaves half a cache. Later commands read it with `load_knowledge`; online,

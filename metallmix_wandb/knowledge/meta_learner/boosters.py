@@ -121,7 +121,8 @@ def lodo(table: TrainingTable, params: dict[str, Any], rounds: int,
     def fit_fold(fold: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         train, test = fold_of != fold, fold_of == fold
         Xt = np.ascontiguousarray(table.X[test], dtype=np.float32)
-        out = {"pred": train_booster(table.X[train], table.score[train], params, rounds).inplace_predict(Xt, missing=np.nan)}
+        rank = train_booster(table.X[train], table.score[train], params, rounds)
+        out = {"pred": rank.inplace_predict(Xt, missing=np.nan)}
         out["order"] = out["pred"]
         if settings.objective != "percentile":
             ranker = fit_order(table.X[train], table.score[train], table.groups[train], settings, params, rounds)
