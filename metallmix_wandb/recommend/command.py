@@ -88,7 +88,7 @@ def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> Non
         from metallmix_wandb.knowledge.store import StoreError
         from metallmix_wandb.recommend.output import deliver
         from metallmix_wandb.recommend.pipeline import (
-            RecommendError, RecommendRequest, recommend, unseen_parameters,
+            RecommendError, RecommendRequest, for_embedded_model, recommend, unseen_parameters,
         )
         from metallmix_wandb.safe_text import for_terminal
         from metallmix_wandb.secrets import redact
@@ -122,7 +122,8 @@ def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> Non
                            exclude_datasets=exclusion_keys(tuple(opts["exclude_dataset"])), metric=settings.metric,
                            time_metric=settings.time_metric, task=settings.task)
     if req.use_llm and not settings.llm_base_url:  # the embedded demo model: keep its answer short
-        req = req.model_copy(update={"explanation_max_chars": 400, "judge_repeats": opts.get("judge_repeats") or 1})
+        req = for_embedded_model(req, opts.get("judge_repeats"), offer=opts.get("offer"),
+                                 top_k=opts.get("top_k"))
     llm_errors, server_errors = _llm_errors(req.use_llm)
     # The meta-learner needs no similar experiments: with --no-llm Qdrant (0.8 s to import) is opened
     # only to list them (--evidence). When it is, its client is imported here to be frozen too.

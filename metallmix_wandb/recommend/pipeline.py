@@ -73,6 +73,28 @@ class RecommendRequest(BaseModel):
         return self.candidates or 1
 
 
+EMBEDDED_EXPLANATION_CHARS = 400
+"""The embedded demo model's explanation cap: the tiny model rambles to the token limit without one."""
+EMBEDDED_OFFER = 4
+"""Candidates offered to the embedded demo model (6 otherwise): each row is ~40 prompt tokens it reads at
+~140 tokens/s on a 2-core CPU, and it copies the first candidate or the nearest run anyway."""
+EMBEDDED_TOP_K = 5
+"""Similar experiments in the embedded demo model's prompt (8 otherwise): ~36 prompt tokens a row."""
+
+
+def for_embedded_model(req: RecommendRequest, judge_repeats: int | None = None, *, offer: int | None = None,
+                       top_k: int | None = None) -> RecommendRequest:
+    """`req` as `recommend` sends it to the embedded SmolLM2 demo model (no --base-url), on whatever CPU
+    this is: a capped explanation, one judge call, `EMBEDDED_OFFER` candidates and `EMBEDDED_TOP_K`
+    experiments, unless the user asked for other numbers (`judge_repeats`, `offer`, `top_k`: the
+    command line's, None when not given). The choice stays inside the meta-learner's confidence set
+    (its guard does not depend on how many are offered). What an Ollama / LM Studio model gets is not
+    changed here."""
+    return req.model_copy(update={"explanation_max_chars": EMBEDDED_EXPLANATION_CHARS,
+                                  "judge_repeats": judge_repeats or 1, "offer": offer or EMBEDDED_OFFER,
+                                  "top_k": top_k or min(req.top_k, EMBEDDED_TOP_K)})
+
+
 def recommendable_space(space: SearchSpace) -> SearchSpace:
     """The dataset is the user's, not a hyperparameter to recommend."""
     return space.without("dataset") if "dataset" in space.params else space
