@@ -49,6 +49,9 @@ class RecommendRequest(BaseModel):
     fallback: Literal["none", "meta-learner"] = "none"
     judge: bool = True
     judge_repeats: int = 3
+    judge_rubric: Literal["full", "short"] = Field(
+        "full", description="the judge's rubric after a meta-informed prompt (llm/judge.py JUDGE_RUBRICS): "
+        "short for the embedded demo model, whose every prompt token costs ~7 ms on 2 cores")
     max_repairs: int = 2
     exclude_datasets: tuple[str, ...] = ()
     metric: str = "test/acc"
@@ -85,13 +88,14 @@ EMBEDDED_TOP_K = 5
 def for_embedded_model(req: RecommendRequest, judge_repeats: int | None = None, *, offer: int | None = None,
                        top_k: int | None = None) -> RecommendRequest:
     """`req` as `recommend` sends it to the embedded SmolLM2 demo model (no --base-url), on whatever CPU
-    this is: a capped explanation, one judge call, `EMBEDDED_OFFER` candidates and `EMBEDDED_TOP_K`
-    experiments, unless the user asked for other numbers (`judge_repeats`, `offer`, `top_k`: the
+    this is: a capped explanation, one judge call with the short rubric, `EMBEDDED_OFFER` candidates and
+    `EMBEDDED_TOP_K` experiments, unless the user asked for other numbers (`judge_repeats`, `offer`, `top_k`: the
     command line's, None when not given). The choice stays inside the meta-learner's confidence set
     (its guard does not depend on how many are offered). What an Ollama / LM Studio model gets is not
     changed here."""
     return req.model_copy(update={"explanation_max_chars": EMBEDDED_EXPLANATION_CHARS,
-                                  "judge_repeats": judge_repeats or 1, "offer": offer or EMBEDDED_OFFER,
+                                  "judge_repeats": judge_repeats or 1, "judge_rubric": "short",
+                                  "offer": offer or EMBEDDED_OFFER,
                                   "top_k": top_k or min(req.top_k, EMBEDDED_TOP_K)})
 
 
@@ -234,7 +238,7 @@ def _judge(judge_llm: ChatJSON, choice: Choice, config: dict[str, Any], meta: Ma
     else:
         format_code = format_score_of(choice.raw_reply, space, max_configs=req.proposals)
     if choice.prompt:
-        jm = judge_followup(choice.prompt, [config], choice.explanation, choice.raw_reply)
+        jm = judge_followup(choice.prompt, [config], choice.explanation, choice.raw_reply, rubric=req.judge_rubric)
     else:
         from metallmix_wandb.recommend.prompts import candidate_table, evidence_digest, task_of
 

@@ -22,3 +22,18 @@ def test_the_users_own_numbers_win() -> None:
     req = for_embedded_model(RecommendRequest(top_k=8), 3, offer=6, top_k=8)
     assert (req.offer, req.top_k, req.judge_repeats) == (6, 8, 3)
     assert for_embedded_model(RecommendRequest(top_k=3)).top_k == 3  # a smaller setting (METALLMIX_TOP_K) stays
+
+
+def test_the_embedded_models_judge_reads_the_short_rubric_after_the_same_prompt() -> None:
+    from metallmix_wandb.llm.judge import CRITERIA, JUDGE_RUBRIC, JUDGE_RUBRIC_SHORT, judge_followup
+
+    assert for_embedded_model(RecommendRequest()).judge_rubric == "short"
+    assert RecommendRequest().judge_rubric == "full"
+    prompt = [{"role": "system", "content": "S"}, {"role": "user", "content": "evidence"}]
+    short = judge_followup(prompt, [{"lr": 0.001}], "It helps.", '{"candidate": 1}', rubric="short")
+    full = judge_followup(prompt, [{"lr": 0.001}], "It helps.", '{"candidate": 1}')
+    assert short[:2] == full[:2] == prompt  # the cached prefix is the recommender's prompt either way
+    assert JUDGE_RUBRIC_SHORT in short[-1]["content"] and JUDGE_RUBRIC not in short[-1]["content"]
+    assert JUDGE_RUBRIC in full[-1]["content"]
+    assert all(f"- {c}:" in JUDGE_RUBRIC_SHORT for c in CRITERIA)  # every criterion is still scored
+    assert len(JUDGE_RUBRIC_SHORT) < len(JUDGE_RUBRIC) / 2
