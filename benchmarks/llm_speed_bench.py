@@ -136,7 +136,8 @@ def main() -> None:
                     # load-free: what the server read and wrote, at an idle core's measured speeds
                     "est_s_at_140_30": round(perf["prompt_tokens"] / 140 + perf["gen_tokens"] / 30, 1),
                     "source": rec.source, "rejected": rec.explanation_rejected,
-                    "judge": rec.judge_scores.get("mean"), "calls": calls}), flush=True)
+                    "judge": rec.judge_scores.get("mean"), "calls": calls,
+                    "raw_reply": rec.raw_reply, "llm_explanation": rec.llm_explanation}), flush=True)
 
 
 if __name__ == "__main__":

@@ -37,3 +37,30 @@ def test_the_embedded_models_judge_reads_the_short_rubric_after_the_same_prompt(
     assert JUDGE_RUBRIC in full[-1]["content"]
     assert all(f"- {c}:" in JUDGE_RUBRIC_SHORT for c in CRITERIA)  # every criterion is still scored
     assert len(JUDGE_RUBRIC_SHORT) < len(JUDGE_RUBRIC) / 2
+
+
+def test_the_exclusive_pick_schema_has_no_room_for_a_config_after_an_offered_id() -> None:
+    """SmolLM2 wrote a whole config after "candidate": 1 (ignored, then re-read by the judge); the embedded
+    model's schema allows a config only with "candidate": 0, and llama.cpp's grammar converter takes it."""
+    from metallmix_wandb.recommend.candidates import pick_schema
+    from tests.support.llm_data import GOOD, space
+    from tests.support.require import require_module
+
+    jsonschema = require_module("jsonschema")
+    llama_grammar = require_module("llama_cpp.llama_grammar", "llama-cpp-python")
+    assert for_embedded_model(RecommendRequest()).exclusive_pick and not RecommendRequest().exclusive_pick
+    schema = pick_schema(space(), 4, explanation=False, exclusive=True)
+    jsonschema.validate({"candidate": 2, "config": None}, schema)
+    jsonschema.validate({"candidate": 0, "config": GOOD}, schema)
+    for bad in ({"candidate": 2, "config": GOOD}, {"candidate": 0, "config": None}, {"candidate": 5, "config": None}):
+        try:
+            jsonschema.validate(bad, schema)
+        except jsonschema.ValidationError:
+            continue
+        raise AssertionError(f"accepted {bad}")
+    loose = pick_schema(space(), 4, explanation=False)
+    jsonschema.validate({"candidate": 2, "config": GOOD}, loose)  # what every other endpoint still gets
+    import json
+
+    grammar = llama_grammar.json_schema_to_gbnf(json.dumps(schema))
+    assert grammar.count('"null"') == 1 and "root ::= alternative-0 | alternative-1" in grammar
