@@ -5,8 +5,8 @@ Run by hand: `.venv/bin/python benchmarks/llm_speed_bench.py [--runs N] [--threa
 before/after runs on the same load).
 
 Same knowledge base as recommend_bench.py; `recommend` runs in-process as the CLI runs it for the
-embedded model (explanation capped at 400 characters, the LLM choosing inside the confidence set,
-k=8 experiments). The machine is shared: the load average is printed beside the numbers, and
+embedded model (`for_embedded_model`: its explanation cap, candidates, experiments, judge rubric),
+the LLM choosing inside the confidence set. The machine is shared: the load average is printed beside the numbers, and
 `est_s_at_140_30` is the time the server's own token counts take at the speeds measured on an idle
 core (140 prompt tokens/s, 30 generated tokens/s; the first run reads the whole prompt, a later one
 for the same dataset finds it in the prompt cache). `calls` lists each completion in order (choice,
