@@ -25,15 +25,17 @@ from metallmix_wandb.cli.options import (
 @click.option("--space", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Sweep YAML of the search space (default: the space stored with the knowledge).")
 @click.option("--mode", type=click.Choice(["meta-informed", "zero-shot"]), default="meta-informed", show_default=True)
-@click.option("-k", "--top-k", type=click.IntRange(min=1), help="Similar experiments in the prompt (default 8).")
+@click.option("-k", "--top-k", type=click.IntRange(min=1),
+              help="Similar experiments in the prompt (default 8; 5 for the embedded demo model).")
 @click.option("--candidates", type=click.IntRange(1, 10), default=None,
               help="Ask the LLM to propose up to K configs; the meta-learner picks among them. Default "
               "(meta-informed): the LLM chooses among the meta-learner's --offer candidates, and its pick "
               "stands when its predicted interval overlaps the best candidate's and it is a near-tie (within "
               "0.005 predicted percentile). With --no-llm: K configs to try, in order (the meta-learner's "
               "portfolio for K evaluations: diverse configs covering the best of similar past datasets).")
-@click.option("--offer", type=click.IntRange(2, 10), default=6, show_default=True,
-              help="Diverse candidates the meta-learner offers the LLM to choose from.")
+@click.option("--offer", type=click.IntRange(2, 10),
+              help="Diverse candidates the meta-learner offers the LLM to choose from (default 6; 4 for the "
+              "embedded demo model).")
 @task_option
 @click.option("--model", help="LLM name on the endpoint (env METALLMIX_LLM_MODEL).")
 @click.option("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 (Ollama). "

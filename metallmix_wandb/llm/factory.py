@@ -60,9 +60,11 @@ class Endpoint:
 
 
 @contextlib.contextmanager
-def open_endpoint(settings: Settings, notice: Callable[[], None] = lambda: None) -> Iterator[Endpoint]:
+def open_endpoint(settings: Settings, notice: Callable[[], None] = lambda: None,
+                  launched: LocalLLMServer | None = None) -> Iterator[Endpoint]:
     """The settings' endpoint (`--base-url`, `--model`, `--api-key`), or, with no base URL, the embedded
-    SmolLM2 demo server on 127.0.0.1 (`notice` is called first so the command can say so), stopped on exit."""
+    SmolLM2 demo server on 127.0.0.1 (`notice` is called first so the command can say so), stopped on exit.
+    `launched`: that server, already loading (`launch_embedded`), so its start-up overlapped the caller's."""
     if settings.llm_base_url:
         yield Endpoint(settings.llm_base_url, settings.llm_model or "default", embedded=False,
                        api_key=settings.llm_api_key, timeout_s=settings.llm_timeout_s, secrets=settings.secrets)
@@ -70,7 +72,30 @@ def open_endpoint(settings: Settings, notice: Callable[[], None] = lambda: None)
     from metallmix_wandb.llm.server import RESPONSE_MODE, LocalLLMServer
 
     notice()
-    with LocalLLMServer(n_ctx=EMBEDDED_CONTEXT) as server:
+    with launched or LocalLLMServer(n_ctx=EMBEDDED_CONTEXT) as server:
         yield Endpoint(server.base_url, server.alias, embedded=True, server=server,
                        timeout_s=settings.llm_timeout_s or EMBEDDED_TIMEOUT_S, secrets=settings.secrets,
                        first_mode=RESPONSE_MODE)
+
+
+@contextlib.contextmanager
+def launch_embedded(settings: Settings, wanted: bool = True) -> Iterator[LocalLLMServer | None]:
+    """The embedded server's process started now, when the settings name no endpoint and `wanted`, so the
+    model loads (~1 s on 2 cores) while the command loads its own parts; hand it to `open_endpoint`.
+    None when not wanted or when it cannot start here (`open_endpoint` then says why, where it always
+    has). Stopped on exit, whatever happened in between."""
+    if settings.llm_base_url or not wanted:
+        yield None
+        return
+    from metallmix_wandb.llm.server import LLMServerError, LocalLLMServer
+
+    server = LocalLLMServer(n_ctx=EMBEDDED_CONTEXT)
+    try:
+        server.launch()
+    except LLMServerError:
+        yield None
+        return
+    try:
+        yield server
+    finally:
+        server.stop()

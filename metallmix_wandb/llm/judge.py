@@ -48,6 +48,17 @@ JUDGE_RUBRIC = """Score each criterion with an integer from 0 (worst) to 4 (best
 - conciseness: 4 = short, nothing repeated; 2 = padded or repetitive; 0 = rambling or empty.
 - fluency: 4 = clear, grammatical, natural; 2 = understandable with effort; 0 = unreadable."""
 
+JUDGE_RUBRIC_SHORT = """Score each criterion from 0 (worst) to 4 (best):
+- format: "raw_reply" is one JSON object in the required shape, values inside the search space.
+- accuracy: every claim of the "explanation" agrees with "past_experiments", "shap_digest" and "candidates".
+- completeness: it names the "chosen_config" values of the first "shap_digest" parameters, with evidence.
+- conciseness: short, nothing repeated.
+- fluency: clear and grammatical."""
+"""The same criteria in a third of the tokens, for a small local model on a CPU (the embedded demo
+model reads ~140 prompt tokens/s on 2 cores; it scored the full rubric no better, README)."""
+
+JUDGE_RUBRICS: dict[str, str] = {"full": JUDGE_RUBRIC, "short": JUDGE_RUBRIC_SHORT}
+
 JUDGE_OUTPUT = (
     'Output format: one JSON object only: {"format": n, "accuracy": n, "completeness": n, "conciseness": n, '
     '"fluency": n, "rationale": "<one sentence>"}, each n an integer from 0 to 4.'
@@ -75,16 +86,17 @@ JUDGE_TURN = (
 
 
 def judge_followup(prompt: Sequence[Message], configs: Sequence[Mapping[str, Any]], explanation: str,
-                   raw_reply: str, *, max_reply_chars: int = MAX_REPLY_CHARS) -> list[Message]:
+                   raw_reply: str, *, max_reply_chars: int = MAX_REPLY_CHARS, rubric: str = "full") -> list[Message]:
     """The judge's messages as a continuation of the recommender's `prompt` (its system message and the
     evidence, candidates included, exactly as the assistant was shown them), then one user turn: the
     rubric and the reply, chosen config and explanation as data. A server with a prompt cache
     (llama.cpp keeps the longest common prefix with the previous request) then reads the evidence once
-    for the choice, the explanation and every judge repeat, instead of once more for the judge."""
+    for the choice, the explanation and every judge repeat, instead of once more for the judge.
+    `rubric`: a key of JUDGE_RUBRICS ("short" for the embedded demo model)."""
     fields = {"raw_reply": cut_text(raw_reply, max_reply_chars),
               "chosen_config": plain_data(dict(configs[0]) if len(configs) == 1 else [dict(c) for c in configs]),
               "explanation": plain_data(explanation)}
-    turn = "\n\n".join([JUDGE_TURN, JUDGE_RUBRIC, JUDGE_OUTPUT, data_block(fields)])
+    turn = "\n\n".join([JUDGE_TURN, JUDGE_RUBRICS[rubric], JUDGE_OUTPUT, data_block(fields)])
     return [*(dict(m) for m in prompt), {"role": "user", "content": turn}]
 
 

@@ -191,6 +191,7 @@ class LocalLLMServer:
         self.python = python
         self.process: subprocess.Popen[bytes] | None = None
         self.startup_s: float | None = None
+        self._launched_at = 0.0
 
     @property
     def base_url(self) -> str:
@@ -208,7 +209,22 @@ class LocalLLMServer:
         ]
 
     def start(self) -> LocalLLMServer:
-        """Start the server and wait until `/v1/models` answers (LLMServerError on failure)."""
+        """Start the server (unless `launch` did) and wait until `/v1/models` answers (LLMServerError on
+        failure)."""
+        if self.startup_s is not None and self.process is not None:
+            return self
+        self.launch()
+        try:
+            self.wait_ready(self.ready_timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+        self.startup_s = time.perf_counter() - self._launched_at
+        return self
+
+    def launch(self) -> LocalLLMServer:
+        """Start the server's process and return at once: the model loads while the caller does its own
+        start-up (recommend loads the meta-learner meanwhile); `start` then waits for it."""
         if self.process is not None:
             return self
         check_server_installed()
@@ -226,19 +242,13 @@ class LocalLLMServer:
             fd, name = tempfile.mkstemp(prefix="metallmix-llm-", suffix=".log")
             os.close(fd)
             self.log_path = Path(name)
-        start = time.perf_counter()
+        self._launched_at = time.perf_counter()
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
                 self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,  # its own process group: stop() kills the group by PID
                 preexec_fn=die_with_parent,  # noqa: PLW1509 - only a prctl call, before exec
             )
-        try:
-            self.wait_ready(self.ready_timeout_s)
-        except BaseException:
-            self.stop()
-            raise
-        self.startup_s = time.perf_counter() - start
         return self
 
     def wait_ready(self, timeout_s: float) -> None:

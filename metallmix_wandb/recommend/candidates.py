@@ -167,15 +167,25 @@ def chosen(decision: SetChoice) -> ScoredConfig:
 
 
 def pick_schema(space: SearchSpace, n: int, explanation_max_chars: int | None = None,
-                explanation: bool = True) -> dict[str, Any]:
+                explanation: bool = True, exclusive: bool = False) -> dict[str, Any]:
     """{"candidate": 0..n, "config": null or a config of the space, "explanation": str}, strict; without
-    "explanation" when it is asked for in a plain-text call after (recommend/explain_text.py)."""
+    "explanation" when it is asked for in a plain-text call after (recommend/explain_text.py).
+
+    `exclusive`: two shapes, an offered id with "config": null, or 0 with a config (a top-level anyOf:
+    llama.cpp's grammar takes it, OpenAI's strict mode does not). SmolLM2 otherwise wrote a whole config
+    after "candidate": 1 (55 of its 68 tokens), which `read_pick` ignores and the judge then re-reads."""
     props: dict[str, Any] = {
         "candidate": {"type": "integer", "enum": list(range(OWN, n + 1))},
         "config": {"anyOf": [{"type": "null"}, config_schema(space)]},
     }
     if explanation:
         props["explanation"] = text_schema(explanation_max_chars)
+    if exclusive:
+        offered = {**props, "candidate": {"type": "integer", "enum": list(range(OWN + 1, n + 1))},
+                   "config": {"type": "null"}}
+        own = {**props, "candidate": {"type": "integer", "enum": [OWN]}, "config": config_schema(space)}
+        return {"anyOf": [{"type": "object", "properties": p, "required": list(p), "additionalProperties": False}
+                          for p in (offered, own)]}
     return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
 
 

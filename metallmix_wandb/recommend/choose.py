@@ -55,18 +55,19 @@ def choose_in_set(llm: ChatJSON, learner: MetaLearner, meta: Mapping[str, MetaVa
                   neighbours: Sequence[Neighbour], knowledge: Knowledge, *, n: int = OFFER, metric: str,
                   time_metric: str, max_repairs: int = 2, explanation_max_chars: int | None = None,
                   seed: int = 0, tie: float = TIE, task: str | None = None,
-                  explanation: ExplanationMode = "text") -> Choice:
+                  explanation: ExplanationMode = "text", exclusive: bool = False) -> Choice:
     """Offer, ask (and repair), decide: a Choice whose `choice_set` records the candidates offered, the
     LLM's pick and whether it was overruled. `explanation`: "text" asks for it in a plain-text call
     after the JSON choice, when the pick stands (a client without `chat_text` gets "json"); "json" has
-    it in the choice's JSON. LLM client errors (server unreachable) propagate."""
+    it in the choice's JSON. `exclusive`: `pick_schema`'s two-shape answer (llama.cpp's grammar only).
+    LLM client errors (server unreachable) propagate."""
     in_text = explanation == "text" and isinstance(llm, ChatText)
     ranked = [ScoredConfig(config=c, **p.model_dump())
               for c, p in learner.ranked_configs(meta, space, n=RANKED, seed=seed)]
     offered = offer(ranked, knowledge.summary, list(space.tunable), n)
     messages = choice_messages(space, meta, offered, neighbours, evidence_digest(knowledge), metric=metric,
                                time_metric=time_metric, task=task, explanation=not in_text)
-    schema = pick_schema(space, len(offered), explanation_max_chars, explanation=not in_text)
+    schema = pick_schema(space, len(offered), explanation_max_chars, explanation=not in_text, exclusive=exclusive)
     chats: list[ChatResult] = []
     answers: list[PickAnswer] = []
     answers_text: list[str] = []

@@ -34,15 +34,16 @@ class LLMClients:
 
 
 @contextlib.contextmanager
-def llm_clients(settings: Settings, use_llm: bool, err: Console) -> Iterator[LLMClients]:
+def llm_clients(settings: Settings, use_llm: bool, err: Console,
+                launched: LocalLLMServer | None = None) -> Iterator[LLMClients]:
     """No clients with `--no-llm`; else the settings' endpoint (the judge model may differ), or the
-    embedded demo server, whose one model also judges."""
+    embedded demo server (`launched`: already loading), whose one model also judges."""
     if not use_llm:
         yield LLMClients()
         return
     from metallmix_wandb.llm.factory import EMBEDDED_NOTICE, open_endpoint
 
-    with open_endpoint(settings, lambda: err.print(EMBEDDED_NOTICE)) as endpoint:
+    with open_endpoint(settings, lambda: err.print(EMBEDDED_NOTICE), launched) as endpoint:
         model = endpoint.default_model
         judge_model = model if endpoint.embedded else settings.judge_model or model
         llm = endpoint.client()
@@ -88,7 +89,7 @@ def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> Non
         from metallmix_wandb.knowledge.store import StoreError
         from metallmix_wandb.recommend.output import deliver
         from metallmix_wandb.recommend.pipeline import (
-            RecommendError, RecommendRequest, recommend, unseen_parameters,
+            RecommendError, RecommendRequest, for_embedded_model, recommend, unseen_parameters,
         )
         from metallmix_wandb.safe_text import for_terminal
         from metallmix_wandb.secrets import redact
@@ -104,58 +105,65 @@ def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> Non
                              task=opts.get("task"), llm_timeout_s=opts.get("llm_timeout"))
     if not settings.project:
         fail("no project: pass --project or set WANDB_PROJECT")
-    try:
-        meta = new_dataset_meta(opts, settings)
-        knowledge = load_knowledge(settings.project, settings.cache_dir, settings.entity, online=not settings.offline)
-        space = SearchSpace.from_yaml(opts["space"]) if opts["space"] else knowledge.space
-    except (ValueError, KnowledgeError, SearchSpaceError) as exc:
-        fail(str(exc))
-    unseen = unseen_parameters(space, knowledge.space)
-    if unseen:
-        fail(f"--space {opts['space']}: the meta-learner never saw {', '.join(unseen)} (its parameters: "
-             f"{', '.join(knowledge.space.tunable)}); sync with this --space first, or remove them")
-    req = RecommendRequest(mode=opts["mode"], top_k=settings.top_k, candidates=opts["candidates"],
-                           offer=opts.get("offer") or 6,
-                           configs=(opts["candidates"] or 1) if opts["no_llm"] else 1,
-                           use_llm=not opts["no_llm"], fallback=opts["fallback"], judge=not opts["no_judge"],
-                           judge_repeats=opts.get("judge_repeats") or 3, max_repairs=opts["max_repairs"],
-                           exclude_datasets=exclusion_keys(tuple(opts["exclude_dataset"])), metric=settings.metric,
-                           time_metric=settings.time_metric, task=settings.task)
-    if req.use_llm and not settings.llm_base_url:  # the embedded demo model: keep its answer short
-        req = req.model_copy(update={"explanation_max_chars": 400, "judge_repeats": opts.get("judge_repeats") or 1})
-    llm_errors, server_errors = _llm_errors(req.use_llm)
-    # The meta-learner needs no similar experiments: with --no-llm Qdrant (0.8 s to import) is opened
-    # only to list them (--evidence). When it is, its client is imported here to be frozen too.
-    reads_store = req.use_llm or bool(opts.get("evidence"))
-    if reads_store:
-        with long_lived_imports():
-            import qdrant_client  # noqa: F401 - the pipeline reads the similar runs through it
-    try:
-        with (open_store(settings) if reads_store else contextlib.nullcontext()) as store, \
-                llm_clients(settings, req.use_llm, err) as clients, \
-                progress(err, "recommending") as on_step:
-            logged_from = clients.server.log_size() if clients.server else 0
-            rec = recommend(meta, space, store, knowledge, req, clients.llm, clients.judge,
-                            (clients.model, clients.judge_model), on_step=on_step)
-            if clients.server:  # the embedded server's own prompt / generation speed (tokens per second)
-                rec.timings.update(clients.server.speed_since(logged_from))
-    except llm_errors as exc:
-        if req.fallback != "meta-learner":
-            fail(f"{exc}. Nothing was logged or enqueued (use --fallback meta-learner or --no-llm).")
-        from rich.text import Text
+    from metallmix_wandb.llm.factory import launch_embedded
 
-        err.print(Text(f"LLM unavailable ({for_terminal(str(exc))}); falling back to the meta-learner.",
-                       style="yellow"))
+    # The embedded model loads (~1 s) while the meta-learner and the store are read; stopped on any exit.
+    with launch_embedded(settings, not opts["no_llm"]) as launched:
         try:
-            with open_store(settings) as store:
-                rec = recommend(meta, space, store, knowledge, req.model_copy(update={"use_llm": False}))
-        except (StoreError, RecommendError, KnowledgeError) as again:  # the folder busy past the wait, say
-            fail(redact(str(again), settings.secrets))
-        rec.source = "meta-learner-fallback"
-        rec.warnings.append(f"LLM unavailable: {exc}")
-    except (StoreError, RecommendError, *server_errors, KnowledgeError) as exc:
-        fail(redact(str(exc), settings.secrets))
-    deliver(rec, space, settings, opts, err, knowledge)
+            meta = new_dataset_meta(opts, settings)
+            knowledge = load_knowledge(settings.project, settings.cache_dir, settings.entity,
+                                       online=not settings.offline)
+            space = SearchSpace.from_yaml(opts["space"]) if opts["space"] else knowledge.space
+        except (ValueError, KnowledgeError, SearchSpaceError) as exc:
+            fail(str(exc))
+        unseen = unseen_parameters(space, knowledge.space)
+        if unseen:
+            fail(f"--space {opts['space']}: the meta-learner never saw {', '.join(unseen)} (its parameters: "
+                 f"{', '.join(knowledge.space.tunable)}); sync with this --space first, or remove them")
+        req = RecommendRequest(mode=opts["mode"], top_k=settings.top_k, candidates=opts["candidates"],
+                               offer=opts.get("offer") or 6,
+                               configs=(opts["candidates"] or 1) if opts["no_llm"] else 1,
+                               use_llm=not opts["no_llm"], fallback=opts["fallback"],
+                               judge=not opts["no_judge"],
+                               judge_repeats=opts.get("judge_repeats") or 3, max_repairs=opts["max_repairs"],
+                               exclude_datasets=exclusion_keys(tuple(opts["exclude_dataset"])),
+                               metric=settings.metric, time_metric=settings.time_metric, task=settings.task)
+        if req.use_llm and not settings.llm_base_url:  # the embedded demo model: keep its answer short
+            req = for_embedded_model(req, opts.get("judge_repeats"), offer=opts.get("offer"),
+                                     top_k=opts.get("top_k"))
+        llm_errors, server_errors = _llm_errors(req.use_llm)
+        # The meta-learner needs no similar experiments: with --no-llm Qdrant (0.8 s to import) is opened
+        # only to list them (--evidence). When it is, its client is imported here to be frozen too.
+        reads_store = req.use_llm or bool(opts.get("evidence"))
+        if reads_store:
+            with long_lived_imports():
+                import qdrant_client  # noqa: F401 - the pipeline reads the similar runs through it
+        try:
+            with (open_store(settings) if reads_store else contextlib.nullcontext()) as store, \
+                    llm_clients(settings, req.use_llm, err, launched) as clients, \
+                    progress(err, "recommending") as on_step:
+                logged_from = clients.server.log_size() if clients.server else 0
+                rec = recommend(meta, space, store, knowledge, req, clients.llm, clients.judge,
+                                (clients.model, clients.judge_model), on_step=on_step)
+                if clients.server:  # the embedded server's own prompt / generation speed (tokens per second)
+                    rec.timings.update(clients.server.speed_since(logged_from))
+        except llm_errors as exc:
+            if req.fallback != "meta-learner":
+                fail(f"{exc}. Nothing was logged or enqueued (use --fallback meta-learner or --no-llm).")
+            from rich.text import Text
+
+            err.print(Text(f"LLM unavailable ({for_terminal(str(exc))}); falling back to the meta-learner.",
+                           style="yellow"))
+            try:
+                with open_store(settings) as store:
+                    rec = recommend(meta, space, store, knowledge, req.model_copy(update={"use_llm": False}))
+            except (StoreError, RecommendError, KnowledgeError) as again:  # the folder busy past the wait
+                fail(redact(str(again), settings.secrets))
+            rec.source = "meta-learner-fallback"
+            rec.warnings.append(f"LLM unavailable: {exc}")
+        except (StoreError, RecommendError, *server_errors, KnowledgeError) as exc:
+            fail(redact(str(exc), settings.secrets))
+        deliver(rec, space, settings, opts, err, knowledge)
 
 
 def _llm_errors(use_llm: bool) -> tuple[tuple[type[Exception], ...], tuple[type[Exception], ...]]:

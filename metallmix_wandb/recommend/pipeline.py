@@ -49,6 +49,12 @@ class RecommendRequest(BaseModel):
     fallback: Literal["none", "meta-learner"] = "none"
     judge: bool = True
     judge_repeats: int = 3
+    exclusive_pick: bool = Field(
+        False, description="the choice's schema has two shapes, an id with a null config or 0 with a config "
+        "(recommend/candidates.py pick_schema): llama.cpp's grammar takes it, OpenAI's strict mode does not")
+    judge_rubric: Literal["full", "short"] = Field(
+        "full", description="the judge's rubric after a meta-informed prompt (llm/judge.py JUDGE_RUBRICS): "
+        "short for the embedded demo model, whose every prompt token costs ~7 ms on 2 cores")
     max_repairs: int = 2
     exclude_datasets: tuple[str, ...] = ()
     metric: str = "test/acc"
@@ -71,6 +77,30 @@ class RecommendRequest(BaseModel):
     def proposals(self) -> int:
         """How many configs the LLM is asked to propose when it does not choose inside the set."""
         return self.candidates or 1
+
+
+EMBEDDED_EXPLANATION_CHARS = 400
+"""The embedded demo model's explanation cap: the tiny model rambles to the token limit without one."""
+EMBEDDED_OFFER = 4
+"""Candidates offered to the embedded demo model (6 otherwise): each row is ~40 prompt tokens it reads at
+~140 tokens/s on a 2-core CPU, and it copies the first candidate or the nearest run anyway."""
+EMBEDDED_TOP_K = 5
+"""Similar experiments in the embedded demo model's prompt (8 otherwise): ~36 prompt tokens a row."""
+
+
+def for_embedded_model(req: RecommendRequest, judge_repeats: int | None = None, *, offer: int | None = None,
+                       top_k: int | None = None) -> RecommendRequest:
+    """`req` as `recommend` sends it to the embedded SmolLM2 demo model (no --base-url), on whatever CPU
+    this is: a capped explanation, one judge call with the short rubric, `EMBEDDED_OFFER` candidates and
+    `EMBEDDED_TOP_K` experiments, no config written after an offered id (its server is llama.cpp), unless the user asked for other numbers (`judge_repeats`, `offer`, `top_k`: the
+    command line's, None when not given). The choice stays inside the meta-learner's confidence set
+    (its guard does not depend on how many are offered). What an Ollama / LM Studio model gets is not
+    changed here."""
+    return req.model_copy(update={"explanation_max_chars": EMBEDDED_EXPLANATION_CHARS,
+                                  "judge_repeats": judge_repeats or 1, "judge_rubric": "short",
+                                  "exclusive_pick": True,
+                                  "offer": offer or EMBEDDED_OFFER,
+                                  "top_k": top_k or min(req.top_k, EMBEDDED_TOP_K)})
 
 
 def recommendable_space(space: SearchSpace) -> SearchSpace:
@@ -212,7 +242,7 @@ def _judge(judge_llm: ChatJSON, choice: Choice, config: dict[str, Any], meta: Ma
     else:
         format_code = format_score_of(choice.raw_reply, space, max_configs=req.proposals)
     if choice.prompt:
-        jm = judge_followup(choice.prompt, [config], choice.explanation, choice.raw_reply)
+        jm = judge_followup(choice.prompt, [config], choice.explanation, choice.raw_reply, rubric=req.judge_rubric)
     else:
         from metallmix_wandb.recommend.prompts import candidate_table, evidence_digest, task_of
 
@@ -255,7 +285,7 @@ def recommend(
         choice = choose_in_set(llm, learner, meta, space, neighbours, knowledge, n=req.offer, metric=req.metric,
                                time_metric=req.time_metric, max_repairs=req.max_repairs,
                                explanation_max_chars=req.explanation_max_chars, seed=req.seed, tie=req.tie,
-                               task=req.task, explanation=req.explanation)
+                               task=req.task, explanation=req.explanation, exclusive=req.exclusive_pick)
         timings["llm_s"] = time.perf_counter() - t1
     else:
         on_step("asking the LLM")

@@ -88,3 +88,31 @@ def test_the_settings_deadline_and_every_configured_secret_reach_the_clients() -
         assert endpoint.client().mode == "json_schema"  # an unknown server: the standard form first
     assert KEY not in result.text and qdrant_key not in result.text and result.text.count(MASK) == 2
     assert qdrant_key not in repr(endpoint)
+
+
+def test_the_embedded_server_loads_while_the_command_starts_and_is_stopped_on_any_exit() -> None:
+    """`recommend` launches the embedded server before it reads the meta-learner (issue 13 item 4: ~1 s of
+    its start-up overlapped); `open_endpoint` waits for that same server; an exit in between (a `fail`)
+    stops it too. The real server: a stand-in could not show that the process runs before it is ready."""
+    import os
+
+    from metallmix_wandb.llm.factory import launch_embedded
+    from tests.support.llm import require_local_llm
+
+    require_local_llm()
+    with launch_embedded(Settings(llm_base_url="http://127.0.0.1:1/v1")) as none, \
+            launch_embedded(Settings(llm_base_url=None), wanted=False) as unwanted:
+        assert none is None and unwanted is None
+    with launch_embedded(Settings(llm_base_url=None)) as launched:
+        assert launched is not None and launched.process is not None and launched.startup_s is None
+        pid = launched.pid
+        with open_endpoint(Settings(llm_base_url=None), launched=launched) as endpoint:
+            assert endpoint.server is launched and launched.pid == pid and launched.startup_s is not None
+            assert llm_server.probe(endpoint.base_url) == [launched.alias]
+    assert launched.process is None
+    with pytest.raises(SystemExit), launch_embedded(Settings(llm_base_url=None)) as early:
+        pid = early.pid
+        raise SystemExit(2)  # what `fail` raises before the endpoint is opened
+    assert early.process is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

@@ -68,3 +68,25 @@ def test_recommend_with_the_real_local_model(kb: dict, local_llm) -> None:  # no
     wait_for_exit_record(run_dir)
     run = parse_run_dir(run_dir)
     assert run.config["recommended"] == rec["config"] and run.config["llm_model"] == local_llm.alias
+
+
+@pytest.mark.slow
+def test_recommend_with_the_embedded_model_reads_the_short_prompt(kb: dict) -> None:  # noqa: F811
+    """No --base-url: the embedded server, with its request (recommend/pipeline.py for_embedded_model): 4
+    candidates and 5 experiments, an answer that writes no config after an offered id, one judge call;
+    the confidence-set guarantee and the judge's scores as with any model."""
+    from tests.support.llm import require_local_llm
+
+    require_local_llm()
+    args = ["recommend", "--project", EXPLAIN_PROJECT, "--meta-features", str(kb["mf"]), "--json", "--no-log",
+            "--fallback", "meta-learner"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    rec = json.loads(result.stdout)["recommendation"]
+    assert len(rec["choice_set"]["offered"]) == 4 and len(rec["evidence"]) == 5
+    assert rec["predicted"]["score"] >= rec["choice_set"]["offered"][0]["scored"]["score"] - TIE
+    reply = json.loads(rec["raw_reply"])
+    assert reply["candidate"] == 0 or reply["config"] is None
+    if rec["source"] == "llm":
+        assert rec["judge_scores"] and rec["tokens"]["judge"] > 0
+        assert rec["timings"]["judge_s"] > 0 and rec["timings"]["generated"] > 0
