@@ -49,8 +49,8 @@ class Reason(NamedTuple):
 
 def said(pick: int, config: Mapping[str, Any], reasons: Sequence[Reason] = ()) -> str:
     """The choice as the assistant's own short plain sentences, the kind of text the user should read:
-    `I choose candidate 2, with learning_rate 0.001 and base_model resnet50. In the SHAP digest,
-    learning_rate 0.001 helps the percentile (+0.315) and base_model resnet50 hurts it (-0.117).` The
+    `I choose candidate 2, with learning_rate 0.001 and base_model mobilenet_v2. In the SHAP digest,
+    learning_rate 0.001 helps the percentile (+0.315) and base_model mobilenet_v2 hurts it (-0.179).` The
     values are those of the most influential parameters (`reasons`; every value when there are none).
     SmolLM2 paraphrases what it reads: kept short, so its paraphrase fits the length cap."""
     what = "my own configuration" if pick == 0 else f"candidate {pick}"
