@@ -127,7 +127,9 @@ def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> Non
                                judge=not opts["no_judge"],
                                judge_repeats=opts.get("judge_repeats") or 3, max_repairs=opts["max_repairs"],
                                exclude_datasets=exclusion_keys(tuple(opts["exclude_dataset"])),
-                               metric=settings.metric, time_metric=settings.time_metric, task=settings.task)
+                               # the meta-learner predicts the metric it was trained on: name that one
+                               metric=knowledge.manifest.metric or settings.metric,
+                               time_metric=settings.time_metric, task=settings.task)
         if req.use_llm and not settings.llm_base_url:  # the embedded demo model: keep its answer short
             req = for_embedded_model(req, opts.get("judge_repeats"), offer=opts.get("offer"),
                                      top_k=opts.get("top_k"))

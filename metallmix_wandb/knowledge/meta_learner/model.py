@@ -105,6 +105,10 @@ class MetaLearnerInfo(BaseModel):
         "portfolio of N > 1 recommendations after a load")
     logged: LoggedPool = Field(default_factory=LoggedPool, description="the logged configs and their observed "
                                "percentile, kept when the variant chooses among them (`pool: logged`)")
+    raw_range: tuple[float, float] | None = Field(
+        None, description="the lowest and highest raw metric of the runs: a raw prediction is kept inside it (boosted "
+        "trees add leaf values and can step past what any run reached, e.g. an accuracy of 1.002); None in older "
+        "artifacts")
 
     def search_space(self) -> SearchSpace:
         return SearchSpace.from_sweep_config(self.space)
@@ -157,7 +161,8 @@ class MetaLearner:
             metric=metric, layout=table.layout, space=table.space.to_sweep_config(), runs=len(table.score),
             datasets=table.datasets, quality=quality, seed=seed, n_jobs=n_jobs, rounds=rounds,
             xgboost_version=xgb.__version__, timings={"fit_s": t1 - t0, "lodo_s": t2 - t1}, settings=settings,
-            dataset_meta=_dataset_meta(table), 
+            dataset_meta=_dataset_meta(table),
+            raw_range=(float(np.nanmin(table.raw)), float(np.nanmax(table.raw))),
             logged=table_pool(experiments, table) if settings.pool == "logged" else LoggedPool(),
         )
         learner = cls(info, boosters)
@@ -175,8 +180,12 @@ class MetaLearner:
         margin = self.info.quality.interval_margin
         low, high = np.clip(low - margin, 0.0, 1.0), np.clip(high + margin, 0.0, 1.0)
         return {"score": score, "low": low, "high": high,
-                "raw_metric": b["raw"].inplace_predict(X, missing=np.nan),
+                "raw_metric": self._raw(b["raw"].inplace_predict(X, missing=np.nan)),
                 "train_time_s": np.expm1(b["time"].inplace_predict(X, missing=np.nan)).clip(min=0.0)}
+
+    def _raw(self, values: np.ndarray) -> np.ndarray:
+        """Raw-metric predictions kept inside the range the runs showed (`MetaLearnerInfo.raw_range`)."""
+        return values if self.info.raw_range is None else np.clip(values, *self.info.raw_range)
 
     def predict(self, meta: Mapping[str, MetaValue],
                 configs: Sequence[Mapping[str, Any]]) -> list[Prediction]:

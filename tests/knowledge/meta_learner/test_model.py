@@ -126,3 +126,20 @@ def test_the_fit_does_not_depend_on_run_ids(synth: synthetic.Synthetic) -> None:
     X = np.ascontiguousarray(a.table.X, dtype=np.float32)
     np.testing.assert_array_equal(a.table.X, b.table.X)
     np.testing.assert_array_equal(a.boosters["rank"].inplace_predict(X), b.boosters["rank"].inplace_predict(X))
+
+
+def test_raw_predictions_stay_inside_the_range_the_runs_reached(learner: MetaLearner,
+                                                                 synth: synthetic.Synthetic) -> None:
+    """Boosted trees add leaf values and can step past every run (an accuracy of 1.002 was shown on LCDB):
+    the fit records the runs' lowest and highest metric and predictions are clipped to it."""
+    raw = [e.summary["test/acc"] for e in synth.experiments]
+    assert learner.info.raw_range == (min(raw), max(raw))
+    meta = next(iter(synth.metas.values()))
+    configs = synth.space.sample(np.random.default_rng(5), 50)
+    free = np.array([p.raw_metric for p in learner.predict(meta, configs)])
+    low, high = np.quantile(free, [0.25, 0.75])  # a narrower range than the predictions span
+    narrow = MetaLearner(learner.info.model_copy(update={"raw_range": (float(low), float(high))}), learner.boosters)
+    kept = np.array([p.raw_metric for p in narrow.predict(meta, configs)])
+    assert kept.min() == pytest.approx(low) and kept.max() == pytest.approx(high)
+    inside = (free >= low) & (free <= high)
+    assert np.allclose(kept[inside], free[inside])
