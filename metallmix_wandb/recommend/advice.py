@@ -22,7 +22,7 @@ from metallmix_wandb.numbers import short
 from metallmix_wandb.recommend.candidates import top_params, value_effect
 from metallmix_wandb.recommend.record import Recommendation, ScoredConfig
 from metallmix_wandb.space.search_space import SearchSpace
-from metallmix_wandb.training.launch_spec import DEFAULT_JOB_NAME, build_launch_spec
+from metallmix_wandb.training.launch_spec import DEFAULT_JOB_NAME, TRAINER_PARAMS, build_launch_spec
 
 WIDE = 0.5
 """An ~80% interval wider than half the percentile scale says little about where the config will land."""
@@ -98,6 +98,11 @@ def reasons(config: Mapping[str, Any], summary: ShapSummary | None, tunable: lis
     return out
 
 
+def ours(config: Mapping[str, Any]) -> bool:
+    """Whether `metallmix-wandb train` reads every key of the config (else it came from another trainer)."""
+    return set(config) <= TRAINER_PARAMS
+
+
 def commands(config: Mapping[str, Any], space: SearchSpace, *, project: str, entity: str | None,
              data: str | None, artifact: str | None, queue: str | None, job: str | None) -> dict[str, str]:
     """Copy-paste commands: train the config here (the training entrypoint, as a W&B run of the project)
@@ -105,10 +110,13 @@ def commands(config: Mapping[str, Any], space: SearchSpace, *, project: str, ent
     env = f"WANDB_PROJECT={shlex.quote(project)}" + (f" WANDB_ENTITY={shlex.quote(entity)}" if entity else "")
     dataset = data or artifact or DATA_PLACEHOLDER
     args = " ".join(shlex.quote(f"--{k}={v}") for k, v in config.items())
-    out = {"train_here": f"{env} metallmix-wandb train {shlex.quote('--dataset=' + dataset)} {args}"}
+    if ours(config):
+        out = {"train_here": f"{env} metallmix-wandb train {shlex.quote('--dataset=' + dataset)} {args}"}
+    else:  # our trainer would ignore these keys: hand over the config itself
+        out = {"own_trainer": json.dumps(dict(config), default=str)}
     remote = artifact or f"wandb-artifact://{entity or 'ENTITY'}/{project}/DATASET:latest"
     spec = build_launch_spec(config, space, dataset=remote, project=project, entity=entity, job=job, queue=queue)
-    job = spec.job or f"ENTITY/{project}/{DEFAULT_JOB_NAME}:latest"
+    job = spec.job or f"ENTITY/{project}/{DEFAULT_JOB_NAME if ours(config) else 'YOUR_TRAINER_JOB'}:latest"
     out["enqueue"] = " ".join([
         "wandb launch", "-p", shlex.quote(project), *(["-e", shlex.quote(entity)] if entity else []),
         "-q", shlex.quote(queue or "QUEUE"), "-j", shlex.quote(job),
@@ -135,6 +143,8 @@ def advise(rec: Recommendation, quality: LodoQuality, summary: ShapSummary | Non
         reasons=reasons(rec.config, summary, [n for n in space.tunable if n in rec.config]),
         commands=commands(rec.config, space, project=project, entity=entity, data=data, artifact=artifact,
                           queue=queue, job=job),
-        note="or let `recommend` do it: add --run-local --data PATH (trains here through the Launch contract), "
-             "or --queue QUEUE --dataset-artifact REF",
+        note=("or let `recommend` do it: add --run-local --data PATH (trains here through the Launch contract), "
+              "or --queue QUEUE --dataset-artifact REF") if ours(rec.config) else
+             ("its parameters are not those of `metallmix-wandb train`: run it with your own trainer, or "
+              "enqueue your trainer's Launch job with --job"),
     )

@@ -228,7 +228,8 @@ def show_commands(advice: Advice, console: Console) -> None:
     """The exact commands to train the config here or enqueue it, unwrapped so they copy whole."""
     from rich.text import Text
 
-    labels = {"train_here": "train it here", "log_dataset": "for a queue, log the dataset once",
+    labels = {"train_here": "train it here", "own_trainer": "its config, for your own trainer",
+              "log_dataset": "for a queue, log the dataset once",
               "enqueue": "enqueue it on W&B Launch"}
     console.print(Text("next:", style="bold"))
     for key, label in labels.items():

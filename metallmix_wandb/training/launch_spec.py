@@ -25,6 +25,11 @@ from pydantic import BaseModel, Field, ValidationError
 from metallmix_wandb.space.search_space import SearchSpace
 
 DEFAULT_JOB_NAME = "metallmix-train"
+TRAINER_PARAMS = frozenset({
+    "dataset", "base_model", "fine_tuning", "dense_units", "dropout", "optimizer", "learning_rate", "batch_size",
+    "epochs", "image_size", "cv_folds", "seed", "max_train_samples", "modality"})
+"""The keys `metallmix-wandb train` reads (training/entrypoint.py TrainConfig; a test keeps them equal). A
+config with any other key (an imported project's `learner`, `max_depth`) is for the team's own trainer."""
 RUN_LABELS_KEY = "_metallmix_run"
 
 

@@ -104,3 +104,24 @@ def test_an_artifact_dataset_is_enqueued_as_is_and_needs_no_logging() -> None:
     advice = advise(rec(0.95, 0.88, 0.99), MEASURED, summary(), SPACE, project="p", artifact=ref)
     assert "log_dataset" not in advice.commands and f"--dataset={ref}" in advice.commands["train_here"]
     assert ref in advice.commands["enqueue"] and "-j ENTITY/p/metallmix-train:latest" in advice.commands["enqueue"]
+
+
+def test_a_config_for_another_trainer_gets_its_json_not_our_train_command() -> None:
+    """An imported project's config (`learner`) is not ours: `metallmix-wandb train` would ignore it and
+    train its defaults, so the advice hands over the config and says so."""
+    space = SearchSpace.from_sweep_config({"parameters": {"learner": {"values": ["ExtraTrees", "SVC"]}}})
+    config = {"learner": "ExtraTrees"}
+    predicted = ScoredConfig(config=config, score=0.9, low=0.8, high=1.0, raw_metric=0.8, train_time_s=1.0)
+    other = Recommendation(config=config, explanation="", source="meta-learner", mode="meta-learner",
+                           meta_features={}, predicted=predicted)
+    advice = advise(other, MEASURED, None, space, project="p")
+    assert "train_here" not in advice.commands and json.loads(advice.commands["own_trainer"]) == config
+    assert "your own trainer" in advice.note and "metallmix-train" not in advice.commands["enqueue"]
+    assert "train_here" in advise(rec(0.9, 0.8, 1.0), MEASURED, summary(), SPACE, project="p").commands
+
+
+def test_the_trainer_keys_are_the_trainers() -> None:
+    from metallmix_wandb.training.entrypoint import TrainConfig
+    from metallmix_wandb.training.launch_spec import TRAINER_PARAMS
+
+    assert TRAINER_PARAMS == set(TrainConfig.model_fields)
