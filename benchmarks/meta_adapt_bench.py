@@ -31,7 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from metallmix_wandb.benchmarks_data import lcdb  # noqa: E402
-from metallmix_wandb.evaluate.lookup import GridIndex, LookupTable  # noqa: E402
+from metallmix_wandb.evaluate.lookup_source import lookup_from_experiments  # noqa: E402
 from metallmix_wandb.knowledge.meta_learner.features import feature_row, percentile_rank  # noqa: E402
 from metallmix_wandb.knowledge.meta_learner.model import MetaLearner  # noqa: E402
 from metallmix_wandb.knowledge.meta_learner.variants import VARIANTS, dataset_distances  # noqa: E402
@@ -48,18 +48,6 @@ def experiments(rows: list[dict[str, Any]], params: list[str]) -> list[Experimen
                               summary={lcdb.TARGET: r[lcdb.TARGET], "train_time_s": r["train_time_s"]},
                               train_time_s=r["train_time_s"]))
     return out
-
-
-def lookup(rows: list[dict[str, Any]], space: SearchSpace, params: list[str]) -> LookupTable:
-    grid = GridIndex(space)
-    table = LookupTable(grid)
-    by: dict[str, list[dict[str, Any]]] = {}
-    for r in rows:
-        by.setdefault(r["dataset"], []).append(r)
-    for d, group in by.items():
-        codes = np.array([grid.code({k: r[k] for k in params}) for r in group])
-        table.add(d, codes, np.array([r[lcdb.TARGET] for r in group]))
-    return table
 
 
 def key(config: dict[str, Any], params: list[str]) -> str:
@@ -129,7 +117,7 @@ def main() -> None:
         rows = [{k: v for k, v in r.items() if not k.startswith("meta/") or k in keep} for r in rows]
     space = SearchSpace.from_sweep_config(sweep)
     params = list(sweep["parameters"])
-    table = lookup(rows, space, params)
+    table = lookup_from_experiments(experiments(rows, params), space, lcdb.TARGET)
     exps = experiments(lcdb.sample_rows(rows, args.per_dataset, args.seed), params)
     datasets, perc, meta = observed(exps, params)
     log = np.array([True] * len(next(iter(meta.values()))))

@@ -120,12 +120,11 @@ def run_recommend(opts: dict[str, Any], open_store: Callable[[Any], Any]) -> Non
         if unseen:
             fail(f"--space {opts['space']}: the meta-learner never saw {', '.join(unseen)} (its parameters: "
                  f"{', '.join(knowledge.space.tunable)}); sync with this --space first, or remove them")
+        given = {k: opts[k] for k in ("offer", "judge_repeats") if opts.get(k)}  # else the request's defaults
         req = RecommendRequest(mode=opts["mode"], top_k=settings.top_k, candidates=opts["candidates"],
-                               offer=opts.get("offer") or 6,
                                configs=(opts["candidates"] or 1) if opts["no_llm"] else 1,
                                use_llm=not opts["no_llm"], fallback=opts["fallback"],
-                               judge=not opts["no_judge"],
-                               judge_repeats=opts.get("judge_repeats") or 3, max_repairs=opts["max_repairs"],
+                               judge=not opts["no_judge"], max_repairs=opts["max_repairs"], **given,
                                exclude_datasets=exclusion_keys(tuple(opts["exclude_dataset"])),
                                # the meta-learner predicts the metric it was trained on: name that one
                                metric=knowledge.manifest.metric or settings.metric,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from metallmix_wandb.knowledge.records import MetaValue, Neighbour
-from metallmix_wandb.recommend.candidates import TIE
+from metallmix_wandb.recommend.candidates import OFFER, TIE
 from metallmix_wandb.recommend.record import (
     Choice, Evidence, Recommendation, ScoredConfig, meta_learner_explanation, rank_candidates,
 )
@@ -40,7 +40,7 @@ class RecommendRequest(BaseModel):
     candidates: int | None = Field(
         None, description="None: meta-informed, the LLM chooses among `offer` candidates of the meta-learner's "
         "confidence set; K: the LLM proposes up to K configs and the meta-learner picks (zero-shot: 1)")
-    offer: int = Field(6, ge=2, le=10, description="candidates offered when the LLM chooses inside the set")
+    offer: int = Field(OFFER, ge=2, le=10, description="candidates offered when the LLM chooses inside the set")
     configs: int = Field(1, ge=1, le=10, description="configs the meta-learner returns without an LLM: N > 1 is "
                          "its portfolio for a budget of N evaluations (`MetaLearner.recommend_n`), best first")
     tie: float = Field(TIE, ge=0.0, le=1.0, description="largest predicted-percentile gap below the best "
@@ -92,8 +92,9 @@ def for_embedded_model(req: RecommendRequest, judge_repeats: int | None = None, 
                        top_k: int | None = None) -> RecommendRequest:
     """`req` as `recommend` sends it to the embedded SmolLM2 demo model (no --base-url), on whatever CPU
     this is: a capped explanation, one judge call with the short rubric, `EMBEDDED_OFFER` candidates and
-    `EMBEDDED_TOP_K` experiments, no config written after an offered id (its server is llama.cpp), unless the user asked for other numbers (`judge_repeats`, `offer`, `top_k`: the
-    command line's, None when not given). The choice stays inside the meta-learner's confidence set
+    `EMBEDDED_TOP_K` experiments, no config written after an offered id (its server is llama.cpp), unless
+    the user asked for other numbers (`judge_repeats`, `offer`, `top_k`: the command line's, None when
+    not given). The choice stays inside the meta-learner's confidence set
     (its guard does not depend on how many are offered). What an Ollama / LM Studio model gets is not
     changed here."""
     return req.model_copy(update={"explanation_max_chars": EMBEDDED_EXPLANATION_CHARS,
