@@ -129,7 +129,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--per-dataset", type=int, default=None, help="learners per dataset in the KB table")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    for kind, path in write_benchmark(args.lcdb_dir, args.out_dir, args.per_dataset, args.seed).items():
+    try:
+        paths = write_benchmark(args.lcdb_dir, args.out_dir, args.per_dataset, args.seed)
+    except (FileNotFoundError, ValueError) as exc:  # no LCDB files there, or not LCDB's columns
+        raise SystemExit(f"error: {exc}") from None
+    for kind, path in paths.items():
         print(f"lcdb {kind}: {path}")
 
 
