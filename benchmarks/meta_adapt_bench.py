@@ -135,7 +135,8 @@ def main() -> None:
         target_meta = next(e.meta_features for e in exps if e.dataset == d)
         train = [e for e in exps if e.dataset != d]
         for name in args.variants.split(","):
-            learner = MetaLearner.fit(train, space, metric=lcdb.TARGET, settings=VARIANTS[name], lite=True,
+            learner = MetaLearner.fit(train, space, metric=lcdb.TARGET, settings=VARIANTS[name],
+                                      lite=not VARIANTS[name].smooth_choices,  # nested LODO needs the full fit
                                       target_meta=target_meta, **({"rounds": rounds} if rounds else {}))
             row[f"variant:{name}"] = key(learner.recommend_n(target_meta, space, 1)[0], params)
             if name == "portfolio" and args.blends:

@@ -88,8 +88,9 @@ def evaluate_variant(bench: str, exps: list[Experiment], space: SearchSpace, tab
     for d in table.datasets:
         others = [e for e in exps if e.dataset != d]
         meta = next(e.meta_features for e in exps if e.dataset == d)
-        learner = MetaLearner.fit(others, space, metric=metric, settings=settings, lite=True,
-                                    target_meta=meta)
+        # a variant that chooses its settings leave-one-dataset-out needs the full fit (nested LODO)
+        learner = MetaLearner.fit(others, space, metric=metric, settings=settings, lite=not settings.smooth_choices,
+                                  target_meta=meta)
         picks = learner.recommend_n(meta, space, 3)
         scores = [table.score(d, c).percentile for c in picks]
         one[d], three[d] = scores[0], max(scores)

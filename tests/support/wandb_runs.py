@@ -70,17 +70,24 @@ def wait_for_exit_record(run_dir: Path, timeout: float = 30.0) -> None:
 
 def write_killed_run(project: str, config: dict[str, Any], history: list[dict[str, Any]]) -> None:
     """A run whose process is SIGKILLed mid-training: no exit record reaches the log."""
+    key = next(iter(history[-1]))  # a history key: on disk once the log holds the training's records
     code = textwrap.dedent(
         f"""
         import os, signal, time, wandb
         run = wandb.init(project={project!r}, config={json.dumps(config)})
         for row in {json.dumps(history)}:
             run.log(row)
-        time.sleep(1.0)
+        # wandb-core flushes its log on its own schedule (here after ~15 s): kill only once the history is
+        # on disk, or the log holds no records at all and the run is not a killed run but an empty one
+        path, start = run.settings.sync_file, time.monotonic()
+        while time.monotonic() - start < 90:
+            if os.path.exists(path) and {key!r}.encode() in open(path, "rb").read():
+                break
+            time.sleep(0.1)
         os.kill(os.getpid(), signal.SIGKILL)
         """
     )
-    proc = subprocess.run([sys.executable, "-c", code], env=os.environ.copy(), capture_output=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", code], env=os.environ.copy(), capture_output=True, timeout=180)
     assert proc.returncode == -9, proc.stderr.decode()[-2000:]
 
 

@@ -76,6 +76,10 @@ class FeatureLayout(BaseModel):
     def log_columns(self) -> list[str]:
         return [c.name for c in self.columns if c.log]
 
+    def log_flags(self) -> np.ndarray:
+        """Per column: its values span decades (a log10 scale)."""
+        return np.array([c.log for c in self.columns], dtype=bool)
+
     def row(self, meta: Mapping[str, MetaValue], config: Mapping[str, Any]) -> np.ndarray:
         return self.matrix([(meta, config)])[0]
 

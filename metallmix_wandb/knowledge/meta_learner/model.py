@@ -47,12 +47,14 @@ from metallmix_wandb.knowledge.meta_learner.boosters import (
 from metallmix_wandb.knowledge.meta_learner.pool import LoggedPool, blend, config_key, table_pool
 from metallmix_wandb.knowledge.meta_learner.quality import LodoQuality
 from metallmix_wandb.knowledge.meta_learner.shap_compat import shap_xgboost_compat
+from metallmix_wandb.knowledge.meta_learner.smooth import SmoothGP, fit_smooth
 from metallmix_wandb.knowledge.meta_learner.variants import (
     DEFAULT,
     LearnerSettings,
     dataset_distances,
     greedy_cover,
     locality_weights,
+    untried_share,
 )
 from metallmix_wandb.knowledge.records import Experiment, MetaValue
 from metallmix_wandb.space.search_space import SearchSpace
@@ -65,6 +67,7 @@ __all__ = ["BestConfig", "MetaLearner", "MetaLearnerError", "MetaLearnerInfo", "
 DEFAULT_N_JOBS = 1
 
 MODELS = ("rank", "raw", "time", "quantile")
+SMOOTH_FILE = "order_smooth.npz"
 
 
 class Prediction(BaseModel):
@@ -121,6 +124,7 @@ class MetaLearner:
         self.info = info
         self.boosters = dict(boosters)
         self.table: TrainingTable | None = None  # set by fit(): the rows it was trained on
+        self.smooth: SmoothGP | None = None  # the `smooth` setting's Gaussian process (smooth.py)
 
     @property
     def layout(self) -> FeatureLayout:
@@ -154,19 +158,30 @@ class MetaLearner:
                 "quantile": fit_quantile(table.X, table.score, params, rounds),
             })
         t1 = time.perf_counter()
+        if max([settings.smooth, *settings.smooth_choices]) > 0:
+            settings = settings.model_copy(update={"untried": _untried(table)})
+        smooth = (fit_smooth(table.X, table.score, table.layout.log_flags(), settings.kappa, seed)
+                  if settings.order_weight(max([settings.smooth, *settings.smooth_choices])) > 0 else None)
+        t_smooth = time.perf_counter() - t1
         quality = (LodoQuality(measured=False, note="not measured (lite fit)") if lite
-                   else lodo(table, params, rounds, max_folds, settings))
+                   else lodo(table, params, rounds, max_folds, settings, smooth))
+        if settings.smooth_choices and quality.smooth_choice:  # the weight chosen leave-one-dataset-out
+            settings = settings.model_copy(update={"smooth": quality.smooth_weight})
+        if settings.order_weight() <= 0:
+            smooth = None
         t2 = time.perf_counter()
         info = MetaLearnerInfo(
             metric=metric, layout=table.layout, space=table.space.to_sweep_config(), runs=len(table.score),
             datasets=table.datasets, quality=quality, seed=seed, n_jobs=n_jobs, rounds=rounds,
-            xgboost_version=xgb.__version__, timings={"fit_s": t1 - t0, "lodo_s": t2 - t1}, settings=settings,
+            xgboost_version=xgb.__version__, settings=settings,
+            timings={"fit_s": t1 - t0, "smooth_s": t_smooth, "lodo_s": t2 - t1 - t_smooth},
             dataset_meta=_dataset_meta(table),
             raw_range=(float(np.nanmin(table.raw)), float(np.nanmax(table.raw))),
             logged=table_pool(experiments, table) if settings.pool == "logged" else LoggedPool(),
         )
         learner = cls(info, boosters)
         learner.table = table
+        learner.smooth = smooth
         return learner
 
     # ------------------------------------------------------------------ predict
@@ -285,7 +300,10 @@ class MetaLearner:
     def _order(self, X: np.ndarray) -> np.ndarray:
         """What orders candidates: the ranking booster when the variant has one, else the percentile's."""
         booster = self.boosters.get("order", self.boosters["rank"])
-        return booster.inplace_predict(np.ascontiguousarray(X, dtype=np.float32), missing=np.nan)
+        order = booster.inplace_predict(np.ascontiguousarray(X, dtype=np.float32), missing=np.nan)
+        if self.smooth is None:
+            return order
+        return self.smooth.score(X, np.clip(order, 0.0, 1.0), self.info.settings.order_weight())
 
     def _scores(self, meta: Mapping[str, MetaValue], choices: Choices, n: int) -> np.ndarray:
         return self._order(self.layout.candidates(meta, choices, n))
@@ -313,6 +331,9 @@ class MetaLearner:
         for name in [*MODELS, *(["order"] if "order" in self.boosters else [])]:
             self.boosters[name].save_model(str(folder / f"model_{name}.ubj"))
             names.append(f"model_{name}.ubj")
+        if self.smooth is not None:
+            self.smooth.save(folder / SMOOTH_FILE)
+            names.append(SMOOTH_FILE)
         info = self.info.model_dump(mode="json", exclude={"timings"})
         (folder / "meta_learner.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
         return [*names, "meta_learner.json"]
@@ -332,7 +353,19 @@ class MetaLearner:
             booster.load_model(str(path))
             booster.set_param({"nthread": n_jobs or info.n_jobs})
             boosters[name] = booster
-        return cls(info, boosters)
+        learner = cls(info, boosters)
+        if info.settings.order_weight() > 0:
+            learner.smooth = SmoothGP.load(folder / SMOOTH_FILE)
+        return learner
+
+
+def _untried(table: TrainingTable) -> float:
+    """Share of the space's configs (over the model's parameters) that no run tried (variants.untried_share)."""
+    params = [p for p in table.layout.params if p in table.space.tunable]
+    cols = [j for j, c in enumerate(table.layout.columns) if c.source == "param" and c.key in params]
+    tried = len(np.unique(np.nan_to_num(table.X[:, cols], nan=-1e300), axis=0)) if cols else 1
+    sub = table.space.without(*[n for n in table.space.names if n not in params])
+    return untried_share(tried, sub.grid_size())
 
 
 def _dataset_meta(table: TrainingTable) -> list[list[float | None]]:

@@ -63,6 +63,9 @@ class LodoQuality(BaseModel):
     interval_width: float | None = None
     interval_margin: float = Field(0.0, description="conformal margin added to each side of [q10, q90]")
     per_dataset: list[DatasetFold] = Field(default_factory=list)
+    smooth_weight: float = Field(0.0, description="the Gaussian process's weight in the order (variants.py `smooth`)")
+    smooth_choice: dict[str, float] = Field(default_factory=dict, description="per candidate weight, the mean "
+                                            "held-out percentile of the run it ranks first (how the weight was chosen)")
 
     def line(self) -> str:
         """One line for the terminal and the digest."""

@@ -19,6 +19,9 @@ pieces they switch on. Pure (numpy only): the adapter (model.py) hands boosters 
   extrapolation decides in regions no run visited), `logged` the distinct configs the runs tried
   (pool.py), scored by the prediction blended with their observed mean percentile (`evidence`);
   past the logged configs, a list of N is filled from the space.
+- `smooth`: the weight of a Gaussian process (smooth.py) in the order of candidates, blended with the
+  booster's percentile: a smooth surrogate whose lower confidence bound (`kappa`) keeps the argmax
+  near what the runs support instead of a corner of the trees' best box.
 - `portfolio`: for N > 1 recommendations, a greedy cover: each next config is the one that adds most
   to the similarity-weighted sum over the past datasets of the best predicted percentile so far,
   instead of the next best by the new dataset's prediction.
@@ -52,7 +55,19 @@ class LearnerSettings(BaseModel):
     shrink: float = Field(0.0, ge=0.0, le=1.0, description="one-shot: weight of the past datasets' mean prediction")
     pool: Literal["space", "logged"] = Field("space", description="one-shot candidates: space or logged configs")
     evidence: float = Field(0.0, ge=0.0, le=1.0, description="logged pool: weight of the observed mean percentile")
+    smooth: float = Field(0.0, ge=0.0, le=1.0, description="weight of the Gaussian process (smooth.py) in the order "
+                          "of candidates; 0 = the boosters alone")
+    kappa: float = Field(1.0, ge=0.0, description="smooth: the GP's score is its mean - kappa * its std")
+    untried: float = Field(1.0, ge=0.0, le=1.0, description="share of the space's configs (over the model's "
+                           "parameters) that no run tried, set by the fit: 1 for a continuous space; the GP's "
+                           "weight is `smooth` x this (it interpolates into untried configs; with all tried, nothing)")
+    smooth_choices: list[float] = Field(default_factory=list, description="weights the fit chooses `smooth` from "
+                                        "by leave-one-dataset-out (boosters.choose_weight); empty: `smooth` as set")
 
+
+    def order_weight(self, smooth: float | None = None) -> float:
+        """The Gaussian process's weight in the order: `smooth` (or a candidate weight) x `untried`."""
+        return (self.smooth if smooth is None else smooth) * self.untried
 
     def line(self) -> str:
         """What `explain` prints and the manifest records: the variant and its settings."""
@@ -63,6 +78,13 @@ class LearnerSettings(BaseModel):
             parts.append(f"locality {self.locality:g} (bandwidth {self.bandwidth:g})")
         if self.shrink:
             parts.append(f"one-shot shrink {self.shrink:g}")
+        if (self.smooth or self.smooth_choices) and self.untried <= 0:
+            parts.append("no Gaussian process (every config of the space was tried)")
+        elif self.smooth_choices:
+            parts.append(f"Gaussian-process order weight {self.smooth:g} of {', '.join(f'{w:g}' for w in self.smooth_choices)}"
+                         f" chosen by leave-one-dataset-out (mean - {self.kappa:g} std)")
+        elif self.smooth:
+            parts.append(f"Gaussian-process order weight {self.order_weight():.2g} (mean - {self.kappa:g} std)")
         if self.pool == "logged":
             parts.append(f"one-shot among logged configs (evidence {self.evidence:g})")
         return f"variant '{self.variant}' ({', '.join(parts)})"
@@ -81,14 +103,22 @@ VARIANTS: dict[str, LearnerSettings] = {
     "logged": LearnerSettings(variant="logged", portfolio=True, pool="logged"),
     "logged-blend": LearnerSettings(variant="logged-blend", portfolio=True, pool="logged", evidence=0.5),
     "logged-mean": LearnerSettings(variant="logged-mean", portfolio=True, pool="logged", evidence=1.0),
+    "smooth": LearnerSettings(variant="smooth", portfolio=True, smooth=1.0),
+    "smooth-blend": LearnerSettings(variant="smooth-blend", portfolio=True, smooth=0.5),
+    "smooth-auto": LearnerSettings(variant="smooth-auto", portfolio=True, smooth=0.5, smooth_choices=[0.0, 0.5, 1.0]),
 }
-DEFAULT = VARIANTS["portfolio"]
+DEFAULT = VARIANTS["smooth-blend"]
 """Chosen by leave-one-dataset-out on the development benchmark (README, meta-learner section): the
 ranking objectives, derived meta-features, locality and the shrunk one-shot choice each lost on some
 table; the portfolio never changes the one-shot answer and won or tied best-of-3 on all six. Also lost
 (benchmarks/results/issue14_matrix.md, nine rows incl. one-seed histories): the logged pool (`logged*`,
 capped by what was logged, -0.07..-0.10 on HPOLib 200) and the `median` order (best mean, but -0.013 on
 HPOLib 200 and -0.006 on NAS-Bench-201 60)."""
+
+
+def untried_share(tried: int, grid_size: int | None) -> float:
+    """Share of a space's configs no run tried: 1 when the space is continuous (`grid_size` None)."""
+    return 1.0 if not grid_size else max(0.0, 1.0 - tried / grid_size)
 
 
 def relevance(score: np.ndarray, levels: int) -> np.ndarray:
