@@ -103,3 +103,39 @@ def test_the_smooth_variant_orders_with_the_gp_and_survives_save_load(tmp_path: 
     assert loaded.smooth is not None
     assert [c for c, _ in loaded.ranked_configs(meta, synth.space, n=20)] == ranked
     assert loaded.recommend_n(meta, synth.space, 3) == learner.recommend_n(meta, synth.space, 3)
+
+
+def test_a_space_whose_every_config_was_tried_gets_no_gp(tmp_path: Path) -> None:
+    """The GP interpolates into configs no run tried: with all ten of a space's configs logged on every
+    dataset its weight is 0, so the fit, the order and the saved files are the boosters' alone."""
+    from metallmix_wandb.knowledge.records import Experiment
+    from metallmix_wandb.space.search_space import SearchSpace
+
+    names = list("abcdefghij")
+    space = SearchSpace.from_sweep_config({"parameters": {"x": {"values": names}}})
+    rng = np.random.default_rng(0)
+    exps = [Experiment(run_path=f"p/{d}/{x}", run_id=f"{d}{x}", dataset=f"d{d}", config={"x": x},
+                       meta_features={"n_instances": 1000.0 * (d + 1)}, summary={"val/acc": float(rng.uniform())},
+                       train_time_s=1.0)
+            for d in range(4) for x in names]
+    learner = MetaLearner.fit(exps, space, metric="val/acc", n_jobs=1, max_folds=2)
+    assert learner.info.settings.untried == 0.0 and learner.info.settings.order_weight() == 0.0
+    assert learner.smooth is None and "no Gaussian process" in learner.info.settings.line()
+    assert SMOOTH_FILE not in learner.save(tmp_path)
+    assert MetaLearner.load(tmp_path).smooth is None
+    half = MetaLearner.fit(exps[::2], space, metric="val/acc", n_jobs=1, lite=True)  # 5 of 10 configs tried
+    assert half.info.settings.untried == 0.5 and half.smooth is not None
+
+
+def test_smooth_auto_chooses_the_weight_on_its_own_leave_one_dataset_out_folds() -> None:
+    synth = synthetic.experiments(n_datasets=5, runs_per_dataset=20, seed=3)
+    learner = MetaLearner.fit(synth.experiments, synth.space, n_jobs=1, max_folds=5,
+                              settings=VARIANTS["smooth-auto"])
+    choice = learner.info.quality.smooth_choice
+    assert set(choice) == {"0", "0.5", "1"} and all(0.0 <= v <= 1.0 for v in choice.values())
+    best = max(choice.values())
+    chosen = learner.info.settings.smooth
+    assert choice[f"{chosen:g}"] == best and learner.info.quality.smooth_weight == chosen
+    assert all(float(w) >= chosen for w, v in choice.items() if v == best)  # ties: the smaller weight
+    assert "chosen by leave-one-dataset-out" in learner.info.settings.line()
+    assert (learner.smooth is None) == (chosen == 0.0)
