@@ -110,7 +110,8 @@ def shap_reasons(config: Mapping[str, Any], summary: ShapSummary | None, params:
 
 def offer(ranked: Sequence[ScoredConfig], summary: ShapSummary | None, tunable: Sequence[str],
           n: int = OFFER) -> list[Candidate]:
-    """The candidates offered to the LLM, ids 1..n, best predicted first."""
+    """The candidates offered to the LLM, ids 1..n, in the meta-learner's order (best first; the order may
+    blend a Gaussian process with the percentile booster, so the shown scores need not fall steadily)."""
     params = top_params(summary, tunable)
     picked = diverse(ranked, params, n)
     return [Candidate(id=i, scored=s, reasons=shap_reasons(s.config, summary, params))
