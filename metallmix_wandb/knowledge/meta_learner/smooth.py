@@ -10,7 +10,7 @@ from the runs and interpolates between good ones; ordering by its lower confiden
 Inputs: every column scaled to [0, 1] over the runs (log10 first where the layout flags decades),
 columns that never vary dropped, a missing value at the middle. Kernel: constant x Matern 5/2 with one
 length scale per column (ARD) + white noise, hyperparameters by maximum likelihood (scikit-optimize's
-GaussianProcessRegressor, on at most `MAX_ROWS` runs so a fit stays within seconds). The fitted GP is
+GaussianProcessRegressor) on `OPT_ROWS` runs, the GP conditioned on up to `MAX_ROWS` (a fit in seconds). The fitted GP is
 kept as plain arrays (the training inputs, the normalised targets, the kernel's parameters) and
 predicted here in numpy: `recommend` never imports scikit-learn, and the saved file is an `.npz` read
 with `allow_pickle=False` (an artifact from W&B never runs code on load).
@@ -54,7 +54,7 @@ class SmoothGP:
     y_mean: float
     y_std: float
     kappa: float = 1.0
-    _chol: np.ndarray | None = field(default=None, repr=False)
+    _chol: np.ndarray | None = field(default=None, repr=False)  # the inverse of the kernel's Cholesky factor
     _alpha: np.ndarray | None = field(default=None, repr=False)
 
     def scale(self, X: np.ndarray) -> np.ndarray:
@@ -123,11 +123,21 @@ class SmoothGP:
 
     @classmethod
     def load(cls, path: Path) -> SmoothGP:
+        """Read and check a saved GP; a damaged file raises here (ValueError, OSError, LinAlgError), not at
+        the first prediction, so the knowledge loader reports it as one unreadable cache file."""
         with np.load(path, allow_pickle=False) as f:
             constant, noise, y_mean, y_std, kappa = (float(v) for v in f["scalars"])
-            return cls(log=f["log"], keep=f["keep"], lo=f["lo"], span=f["span"], X=f["X"], y=f["y"],
-                       length=f["length"], constant=constant, noise=noise, y_mean=y_mean, y_std=y_std,
-                       kappa=kappa)
+            gp = cls(log=f["log"].astype(bool), keep=f["keep"].astype(bool), lo=f["lo"], span=f["span"], X=f["X"],
+                     y=f["y"], length=f["length"], constant=constant, noise=noise, y_mean=y_mean, y_std=y_std,
+                     kappa=kappa)
+        d = int(gp.keep.sum())
+        shapes_ok = (gp.X.ndim == 2 and gp.X.shape == (len(gp.y), d) and len(gp.log) == len(gp.keep)
+                     and len(gp.lo) == len(gp.span) == len(gp.length) == d)
+        numbers = np.concatenate([gp.X.ravel(), gp.y, gp.lo, gp.span, gp.length, [constant, noise, y_mean, y_std]])
+        if not shapes_ok or not np.isfinite(numbers).all() or min(constant, noise, y_std, *gp.length, 1.0) <= 0:
+            raise ValueError(f"{path.name}: the Gaussian process's arrays do not fit together")
+        gp._prepare()
+        return gp
 
 
 def fit_smooth(X: np.ndarray, y: np.ndarray, log: np.ndarray, kappa: float = 1.0, seed: int = 0,

@@ -139,3 +139,14 @@ def test_smooth_auto_chooses_the_weight_on_its_own_leave_one_dataset_out_folds()
     assert all(float(w) >= chosen for w, v in choice.items() if v == best)  # ties: the smaller weight
     assert "chosen by leave-one-dataset-out" in learner.info.settings.line()
     assert (learner.smooth is None) == (chosen == 0.0)
+
+
+def test_a_damaged_gp_file_is_one_clear_error_at_load(gp: SmoothGP, tmp_path: Path) -> None:
+    path = tmp_path / "gp.npz"
+    bad = SmoothGP(**{**gp.__dict__, "y": gp.y[:-1], "_chol": None, "_alpha": None})  # one target short
+    bad.save(path)
+    with pytest.raises(ValueError, match="do not fit together"):
+        SmoothGP.load(path)
+    path.write_bytes(b"not a zip")
+    with pytest.raises(Exception):  # noqa: B017 - numpy's own error for an unreadable file
+        SmoothGP.load(path)
