@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from metallmix_wandb.knowledge.meta_learner.features import TrainingTable
+from metallmix_wandb.knowledge.meta_learner.pool import blend
 from metallmix_wandb.knowledge.meta_learner.quality import LodoQuality, fold_assignment, lodo_quality
 from metallmix_wandb.knowledge.meta_learner.smooth import SmoothGP, fit_smooth
 from metallmix_wandb.knowledge.meta_learner.variants import (
@@ -152,7 +153,7 @@ def lodo(table: TrainingTable, params: dict[str, Any], rounds: int,
     weight, choice = settings.smooth, {}
     if smooth is not None:
         weight, choice = choose_weight(table, order, gp_score, settings)
-        order = (1.0 - settings.order_weight(weight)) * order + settings.order_weight(weight) * gp_score
+        order = blend(order, gp_score, settings.order_weight(weight))
     quality = lodo_quality(table.datasets, table.groups, table.raw, table.score, pred, raw, low, high,
                            folds=len(np.unique(fold_of)), pred_order=order)
     return quality.model_copy(update={"smooth_weight": weight, "smooth_choice": choice})
@@ -167,7 +168,7 @@ def choose_weight(table: TrainingTable, base: np.ndarray, gp: np.ndarray,
     weights = sorted(set(settings.smooth_choices)) or [settings.smooth]
     choice = {}
     for w in weights:
-        order = (1.0 - settings.order_weight(w)) * base + settings.order_weight(w) * gp
+        order = blend(base, gp, settings.order_weight(w))
         picked = [float(table.score[rows][int(np.argmax(order[rows]))])
                   for rows in (table.groups == g for g in range(len(table.datasets))) if rows.any()]
         choice[f"{w:g}"] = float(np.mean(picked))

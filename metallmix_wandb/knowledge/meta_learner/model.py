@@ -158,10 +158,11 @@ class MetaLearner:
                 "quantile": fit_quantile(table.X, table.score, params, rounds),
             })
         t1 = time.perf_counter()
-        if max([settings.smooth, *settings.smooth_choices]) > 0:
+        heaviest = max([settings.smooth, *settings.smooth_choices])  # the GP's largest weight on offer
+        if heaviest > 0:
             settings = settings.model_copy(update={"untried": _untried(table)})
         smooth = (fit_smooth(table.X, table.score, table.layout.log_flags(), settings.kappa, seed)
-                  if settings.order_weight(max([settings.smooth, *settings.smooth_choices])) > 0 else None)
+                  if settings.order_weight(heaviest) > 0 else None)
         t_smooth = time.perf_counter() - t1
         quality = (LodoQuality(measured=False, note="not measured (lite fit)") if lite
                    else lodo(table, params, rounds, max_folds, settings, smooth))

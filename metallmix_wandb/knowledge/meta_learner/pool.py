@@ -45,7 +45,8 @@ def logged_pool(configs: Sequence[Mapping[str, Any]], datasets: Sequence[str], s
 
 
 def blend(predicted: np.ndarray, observed: np.ndarray, evidence: float) -> np.ndarray:
-    """(1 - evidence) * the model's prediction for the new dataset + evidence * the observed mean."""
+    """(1 - evidence) * the model's prediction for the new dataset + evidence * the observed mean; also the
+    boosters' order blended with the Gaussian process's (boosters.lodo: `evidence` = the GP's weight)."""
     return (1.0 - evidence) * np.asarray(predicted, dtype=np.float64) + evidence * np.asarray(observed, np.float64)
 
 

@@ -58,11 +58,7 @@ class SmoothGP:
     _alpha: np.ndarray | None = field(default=None, repr=False)
 
     def scale(self, X: np.ndarray) -> np.ndarray:
-        Z = np.array(X, dtype=np.float64)[:, self.keep]
-        log = self.log[self.keep]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            Z[:, log] = np.log10(np.where(Z[:, log] > 0, Z[:, log], np.nan))
-        Z = (Z - self.lo) / self.span
+        Z = (_log10_columns(np.asarray(X)[:, self.keep], self.log[self.keep]) - self.lo) / self.span
         return np.where(np.isfinite(Z), Z, 0.5)
 
     def _kernel(self, A: np.ndarray, B: np.ndarray) -> np.ndarray:
@@ -167,11 +163,17 @@ def fit_smooth(X: np.ndarray, y: np.ndarray, log: np.ndarray, kappa: float = 1.0
     return gp
 
 
-def _scaled(X: np.ndarray, log: np.ndarray, kappa: float) -> SmoothGP:
-    """An unfitted GP holding the scaling of the runs' columns: log10 where flagged, [0, 1], unvaried ones dropped."""
-    Z = np.array(X)
+def _log10_columns(X: np.ndarray, log: np.ndarray) -> np.ndarray:
+    """A float copy of X with the flagged columns on log10 (a value <= 0 there: NaN, i.e. missing)."""
+    Z = np.array(X, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         Z[:, log] = np.log10(np.where(Z[:, log] > 0, Z[:, log], np.nan))
+    return Z
+
+
+def _scaled(X: np.ndarray, log: np.ndarray, kappa: float) -> SmoothGP:
+    """An unfitted GP holding the scaling of the runs' columns: log10 where flagged, [0, 1], unvaried ones dropped."""
+    Z = _log10_columns(X, log)
     Z = np.where(np.isfinite(Z), Z, np.nan)
     seen = np.isfinite(Z).any(axis=0)
     lo = np.where(seen, np.nanmin(np.where(seen, Z, 0.0), axis=0), 0.0)
