@@ -7,7 +7,7 @@ looked up in the full grid. Reported per table: median over datasets of the one-
 (`gp_minimize`) at `--budget` trials (mean over `--seeds` per dataset, as `evaluate`; cached in OUT).
 
     nice -n 10 .venv/bin/python benchmarks/meta_variants_bench.py OUT [--samples 60,200] [--one-seed]
-        [--variants percentile,pairwise,...] [--bo]
+        [--distinct] [--variants percentile,pairwise,...] [--bo]
 """
 
 from __future__ import annotations
@@ -32,8 +32,12 @@ from metallmix_wandb.space.search_space import SearchSpace  # noqa: E402
 BENCHES = ("nasbench201", "hpolib", "hpobench")
 
 
-def experiments(bench: str, sample: int, one_seed: bool) -> list[Experiment]:
-    rows = shb.build_rows(bench, sample=sample, one_seed=one_seed)
+def experiments(bench: str, sample: int, one_seed: bool, distinct: bool = False) -> list[Experiment]:
+    """`distinct`: each dataset logs its own sample of configs (seeded by its position), as separate
+    sweeps would; else the same configs on every dataset (dev_benchmark.py's import)."""
+    rows = ([r for i, d in enumerate(shb.datasets_of(bench))
+             for r in shb.build_rows(bench, datasets=[d], sample=sample, seed=i, one_seed=one_seed)]
+            if distinct else shb.build_rows(bench, sample=sample, one_seed=one_seed))
     space = shb.benchmark_space(bench)
     metric = shb.TARGET[bench]
     out = []
@@ -104,6 +108,7 @@ def main() -> None:
     ap.add_argument("--samples", default="60,200")
     ap.add_argument("--variants", default="percentile")
     ap.add_argument("--one-seed", action="store_true")
+    ap.add_argument("--distinct", action="store_true", help="each dataset logs its own sample of configs")
     ap.add_argument("--budget", type=int, default=20)
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--bo", action="store_true", help="also run gp_minimize (slow: ~25 s a run)")
@@ -118,11 +123,12 @@ def main() -> None:
         line = "  ".join(f"{m}-{args.budget} {np.median(list(v.values())):.4f}" for m, v in base.items())
         print(f"{bench}: {line}", flush=True)
         for sample in (int(s) for s in args.samples.split(",")):
-            exps = experiments(bench, sample, args.one_seed)
+            exps = experiments(bench, sample, args.one_seed, args.distinct)
             for name in args.variants.split(","):
                 t0 = time.perf_counter()
                 res = evaluate_variant(bench, exps, space, table, VARIANTS[name])
-                key = f"{bench}/{sample}/{'one-seed' if args.one_seed else 'mean'}/{name}"
+                history = ("one-seed" if args.one_seed else "mean") + ("-distinct" if args.distinct else "")
+                key = f"{bench}/{sample}/{history}/{name}"
                 done[key] = res
                 results.write_text(json.dumps(done, indent=1))
                 print(f"{key}: one-shot {np.median(list(res['one'].values())):.4f}  best-of-3 "

@@ -17,6 +17,7 @@ from metallmix_wandb.knowledge.meta_learner.features import TrainingTable
 from metallmix_wandb.knowledge.meta_learner.pool import blend
 from metallmix_wandb.knowledge.meta_learner.quality import LodoQuality, fold_assignment, lodo_quality
 from metallmix_wandb.knowledge.meta_learner.smooth import SmoothGP, fit_smooth
+from metallmix_wandb.knowledge.meta_learner.transfer import TransferGP
 from metallmix_wandb.knowledge.meta_learner.variants import (
     DEFAULT,
     LearnerSettings,
@@ -109,11 +110,13 @@ def fold_workers() -> int:
 
 
 def lodo(table: TrainingTable, params: dict[str, Any], rounds: int,
-         max_folds: int = MAX_FOLDS, settings: LearnerSettings = DEFAULT, smooth: SmoothGP | None = None) -> LodoQuality:
+         max_folds: int = MAX_FOLDS, settings: LearnerSettings = DEFAULT,
+         smooth: SmoothGP | TransferGP | None = None) -> LodoQuality:
     """Leave-one-dataset-out (datasets dealt over at most `max_folds` folds): every run is predicted
     by rank/raw/quantile models that never saw its dataset. `smooth`: the full fit's Gaussian process,
     whose kernel hyperparameters each fold's GP reuses (conditioned on the fold's runs only: fitting
-    them per fold cost 10-20 s of a 1,000-run sync)."""
+    them per fold cost 10-20 s of a 1,000-run sync); a TransferGP's held-out datasets just get no
+    weight (each past dataset's GP saw only its own runs)."""
     if len(table.datasets) < 2:
         return LodoQuality(measured=False, runs=len(table.score), datasets=len(table.datasets),
                            note="one dataset only: leave-one-dataset-out needs at least two, so how well "
@@ -132,7 +135,14 @@ def lodo(table: TrainingTable, params: dict[str, Any], rounds: int,
         if settings.objective != "percentile":
             ranker = fit_order(table.X[train], table.score[train], table.groups[train], settings, params, rounds)
             out["order"] = ranker.inplace_predict(Xt, missing=np.nan)
-        if smooth is not None:  # the fold's own Gaussian process, blended into the order below
+        if isinstance(smooth, TransferGP):  # the other datasets' surfaces, blended into the order below
+            out["order"] = np.clip(out["order"], 0.0, 1.0)
+            held, gp_out = np.unique(table.groups[test]), np.empty(len(Xt))
+            for g in held:
+                rows = table.groups[test] == g
+                gp_out[rows] = smooth.score(Xt[rows], exclude=held)
+            out["gp"] = gp_out
+        elif smooth is not None:  # the fold's own Gaussian process, blended into the order below
             gp = fit_smooth(table.X[train], table.score[train], table.layout.log_flags(), settings.kappa,
                             int(params.get("seed", 0)), like=smooth)
             out["order"] = np.clip(out["order"], 0.0, 1.0)

@@ -48,6 +48,7 @@ from metallmix_wandb.knowledge.meta_learner.pool import LoggedPool, blend, confi
 from metallmix_wandb.knowledge.meta_learner.quality import LodoQuality
 from metallmix_wandb.knowledge.meta_learner.shap_compat import shap_xgboost_compat
 from metallmix_wandb.knowledge.meta_learner.smooth import SmoothGP, fit_smooth
+from metallmix_wandb.knowledge.meta_learner.transfer import TransferGP, fit_transfer
 from metallmix_wandb.knowledge.meta_learner.variants import (
     DEFAULT,
     LearnerSettings,
@@ -68,6 +69,7 @@ DEFAULT_N_JOBS = 1
 
 MODELS = ("rank", "raw", "time", "quantile")
 SMOOTH_FILE = "order_smooth.npz"
+TRANSFER_FILE = "order_transfer.npz"
 
 
 class Prediction(BaseModel):
@@ -124,7 +126,7 @@ class MetaLearner:
         self.info = info
         self.boosters = dict(boosters)
         self.table: TrainingTable | None = None  # set by fit(): the rows it was trained on
-        self.smooth: SmoothGP | None = None  # the `smooth` setting's Gaussian process (smooth.py)
+        self.smooth: SmoothGP | TransferGP | None = None  # the `smooth` setting's surrogate (smooth.py, transfer.py)
 
     @property
     def layout(self) -> FeatureLayout:
@@ -161,8 +163,7 @@ class MetaLearner:
         heaviest = max([settings.smooth, *settings.smooth_choices])  # the GP's largest weight on offer
         if heaviest > 0:
             settings = settings.model_copy(update={"untried": _untried(table)})
-        smooth = (fit_smooth(table.X, table.score, table.layout.log_flags(), settings.kappa, seed)
-                  if settings.order_weight(heaviest) > 0 else None)
+        smooth = _fit_surrogate(table, settings, seed) if settings.order_weight(heaviest) > 0 else None
         t_smooth = time.perf_counter() - t1
         quality = (LodoQuality(measured=False, note="not measured (lite fit)") if lite
                    else lodo(table, params, rounds, max_folds, settings, smooth))
@@ -280,6 +281,9 @@ class MetaLearner:
         X = np.stack([feature_row(self.layout, meta, c) for c in ranked]).astype(np.float32)
         # the order `_ranked` chose (a logged pool's blend is not the model's order); first = best_config
         target = -np.arange(len(ranked), dtype=np.float64) if self._uses_pool() else self._order(X)
+        if isinstance(self.smooth, TransferGP):  # the per-dataset surfaces that ordered them
+            return [ranked[i] for i in greedy_cover(target, self.smooth.surfaces(X), self.smooth.weights(X), n,
+                                                    settings.shrink)]
         cols = [c.source == "meta" for c in self.layout.columns]
         metas = np.array(self.info.dataset_meta, dtype=np.float64)
         meta_cols = np.flatnonzero(cols)
@@ -333,8 +337,9 @@ class MetaLearner:
             self.boosters[name].save_model(str(folder / f"model_{name}.ubj"))
             names.append(f"model_{name}.ubj")
         if self.smooth is not None:
-            self.smooth.save(folder / SMOOTH_FILE)
-            names.append(SMOOTH_FILE)
+            name = TRANSFER_FILE if isinstance(self.smooth, TransferGP) else SMOOTH_FILE
+            self.smooth.save(folder / name)
+            names.append(name)
         info = self.info.model_dump(mode="json", exclude={"timings"})
         (folder / "meta_learner.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
         return [*names, "meta_learner.json"]
@@ -355,9 +360,22 @@ class MetaLearner:
             booster.set_param({"nthread": n_jobs or info.n_jobs})
             boosters[name] = booster
         learner = cls(info, boosters)
-        if info.settings.order_weight() > 0:
+        if info.settings.order_weight() > 0 and info.settings.surrogate == "transfer":
+            learner.smooth = TransferGP.load(folder / TRANSFER_FILE)
+        elif info.settings.order_weight() > 0:
             learner.smooth = SmoothGP.load(folder / SMOOTH_FILE)
         return learner
+
+
+def _fit_surrogate(table: TrainingTable, settings: LearnerSettings, seed: int) -> SmoothGP | TransferGP:
+    """The order's smooth part: one GP over the whole table, or one per past dataset over the config."""
+    log = table.layout.log_flags()
+    if settings.surrogate == "transfer":
+        cols = np.array([c.source == "param" for c in table.layout.columns])
+        meta = np.array([c.source == "meta" for c in table.layout.columns])
+        return fit_transfer(table.X, table.score, table.groups, cols, meta, log, settings.transfer_locality, seed,
+                            grouped=settings.transfer_kernel == "grouped")
+    return fit_smooth(table.X, table.score, log, settings.kappa, seed)
 
 
 def _untried(table: TrainingTable) -> float:

@@ -62,10 +62,7 @@ class SmoothGP:
         return np.where(np.isfinite(Z), Z, 0.5)
 
     def _kernel(self, A: np.ndarray, B: np.ndarray) -> np.ndarray:
-        a, b = A / self.length, B / self.length
-        sq = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
-        r = math.sqrt(5.0) * np.sqrt(np.maximum(sq, 0.0))
-        return self.constant * (1.0 + r + r * r / 3.0) * np.exp(-r)
+        return matern52(A, B, self.length, self.constant)
 
     def _prepare(self) -> tuple[np.ndarray, np.ndarray]:
         """The inverse Cholesky factor of the training kernel and the weights of the mean (once per load)."""
@@ -107,15 +104,10 @@ class SmoothGP:
         return upper - weight * self.kappa * sd * self.y_std
 
     def save(self, path: Path) -> None:
-        """An .npz that is the same bytes for the same GP (np.savez stamps the time: a new artifact version
-        for an unchanged re-run), each array in NumPy's own format, no pickles."""
-        arrays = {"log": self.log, "keep": self.keep, "lo": self.lo, "span": self.span, "X": self.X, "y": self.y,
-                  "length": self.length,
-                  "scalars": np.array([self.constant, self.noise, self.y_mean, self.y_std, self.kappa])}
-        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
-            for name, array in arrays.items():
-                with archive.open(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)), "w") as f:
-                    np.lib.format.write_array(f, np.ascontiguousarray(array), allow_pickle=False)
+        """Plain arrays, byte-stable (write_arrays)."""
+        write_arrays(path, {"log": self.log, "keep": self.keep, "lo": self.lo, "span": self.span, "X": self.X,
+                            "y": self.y, "length": self.length,
+                            "scalars": np.array([self.constant, self.noise, self.y_mean, self.y_std, self.kappa])})
 
     @classmethod
     def load(cls, path: Path) -> SmoothGP:
@@ -138,22 +130,31 @@ class SmoothGP:
 
 def fit_smooth(X: np.ndarray, y: np.ndarray, log: np.ndarray, kappa: float = 1.0, seed: int = 0,
                max_rows: int = MAX_ROWS, opt_rows: int = OPT_ROWS, max_iter: int = MAX_ITER,
-               like: SmoothGP | None = None) -> SmoothGP:
+               like: SmoothGP | None = None, groups: np.ndarray | None = None) -> SmoothGP:
     """Fit on the runs' encoded rows `X` and percentiles `y` (rows with a NaN target dropped): the kernel's
     hyperparameters by maximum likelihood on `opt_rows` of them, then the GP conditioned on `max_rows`.
-    `like`: reuse that GP's hyperparameters instead of fitting them (leave-one-dataset-out folds)."""
+    `like`: reuse that GP's hyperparameters instead of fitting them (leave-one-dataset-out folds).
+    `groups` (a dataset index per row): the hyperparameters of independent GPs, one per dataset, sharing
+    one kernel: the likelihood is the sum over whole datasets (a far-apart dataset coordinate makes the
+    kernel block-diagonal), so datasets that disagree about where the good configs are do not read as noise."""
     X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
     ok = np.isfinite(y)
     X, y = X[ok], y[ok]
+    g = None if groups is None else np.asarray(groups)[ok]
     rng = np.random.default_rng(seed)
     if len(y) > max_rows:
         rows = np.sort(rng.choice(len(y), max_rows, replace=False))
-        X, y = X[rows], y[rows]
+        X, y, g = X[rows], y[rows], None if g is None else g[rows]
     gp = _scaled(X, np.asarray(log, dtype=bool), kappa)
     Z = gp.scale(X)
     if like is not None and not (gp.keep & ~like.keep).any():  # a fold varies a subset of what the whole varies
         gp.constant, gp.noise = like.constant, like.noise
         gp.length = like.length[np.searchsorted(np.flatnonzero(like.keep), np.flatnonzero(gp.keep))].copy()
+    elif g is not None:
+        sub = _whole_groups(g, opt_rows, rng)
+        apart = (np.unique(g[sub], return_inverse=True)[1] * 1e4)[:, None]  # > 100 length scales apart: independent
+        gp.constant, length, gp.noise = _hyperparameters(np.hstack([Z[sub], apart]), y[sub], seed, max_iter)
+        gp.length = length[:-1]
     else:
         sub = np.sort(rng.choice(len(y), opt_rows, replace=False)) if len(y) > opt_rows else np.arange(len(y))
         gp.constant, gp.length, gp.noise = _hyperparameters(Z[sub], y[sub], seed, max_iter)
@@ -161,6 +162,36 @@ def fit_smooth(X: np.ndarray, y: np.ndarray, log: np.ndarray, kappa: float = 1.0
     gp.y_mean, gp.y_std = float(y.mean()), float(y.std()) or 1.0  # normalize_y's own normaliser
     gp.y = (y - gp.y_mean) / gp.y_std
     return gp
+
+
+def write_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """An .npz that is the same bytes for the same arrays (np.savez stamps the time: a new artifact
+    version for an unchanged re-run), each array in NumPy's own format, no pickles."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, array in arrays.items():
+            with archive.open(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)), "w") as f:
+                np.lib.format.write_array(f, np.ascontiguousarray(array), allow_pickle=False)
+
+
+def matern52(A: np.ndarray, B: np.ndarray, length: np.ndarray, constant: float) -> np.ndarray:
+    """constant x Matern 5/2 with ARD length scales, between the rows of A and of B (scaled inputs)."""
+    a, b = A / length, B / length
+    sq = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
+    r = math.sqrt(5.0) * np.sqrt(np.maximum(sq, 0.0))
+    return constant * (1.0 + r + r * r / 3.0) * np.exp(-r)
+
+
+def _whole_groups(groups: np.ndarray, rows: int, rng: np.random.Generator) -> np.ndarray:
+    """Row indices of whole groups in a seeded order until about `rows` (a dataset's likelihood needs
+    its runs together; at least two groups when there are two)."""
+    chosen: list[np.ndarray] = []
+    for k, grp in enumerate(rng.permutation(np.unique(groups))):
+        if k >= 2 and sum(map(len, chosen)) >= rows:
+            break
+        members = np.flatnonzero(groups == grp)
+        cap = max(rows // 2, 2)  # one big dataset must not fill the budget alone
+        chosen.append(np.sort(rng.choice(members, cap, replace=False)) if len(members) > cap else members)
+    return np.sort(np.concatenate(chosen))
 
 
 def _log10_columns(X: np.ndarray, log: np.ndarray) -> np.ndarray:

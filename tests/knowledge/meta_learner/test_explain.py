@@ -32,7 +32,7 @@ EXPECTED_FILES = {
     "model_rank.ubj", "model_raw.ubj", "model_time.ubj", "model_quantile.ubj", "meta_learner.json",
     "shap_summary.json", "digest.md", "quality.json", "search_space.yaml", "search_space.json", "scaler.json",
     "shap_bar.png", "shap_beeswarm.png", "manifest.json",
-    "order_smooth.npz",  # the default variant's Gaussian process (the synthetic space: most configs untried)
+    "order_transfer.npz",  # the default variant's per-dataset GPs (the synthetic space: most configs untried)
 }
 
 

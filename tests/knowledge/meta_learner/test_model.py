@@ -93,7 +93,7 @@ def test_save_load_and_refit_are_deterministic(learner: MetaLearner, synth: synt
                                                tmp_path: Path) -> None:
     files = learner.save(tmp_path)
     assert set(files) == {"model_rank.ubj", "model_raw.ubj", "model_time.ubj", "model_quantile.ubj",
-                          "meta_learner.json", "order_smooth.npz"}  # the default variant's Gaussian process
+                          "meta_learner.json", "order_transfer.npz"}  # the default variant's per-dataset GPs
     loaded = MetaLearner.load(tmp_path)
     meta = next(iter(synth.metas.values()))
     configs = synth.space.sample(np.random.default_rng(9), 20)
@@ -104,7 +104,7 @@ def test_save_load_and_refit_are_deterministic(learner: MetaLearner, synth: synt
     again.info.quality = learner.info.quality
     again.save(tmp_path / "again")
     assert (tmp_path / "again" / "model_rank.ubj").read_bytes() == (tmp_path / "model_rank.ubj").read_bytes()
-    assert (tmp_path / "again" / "order_smooth.npz").read_bytes() == (tmp_path / "order_smooth.npz").read_bytes()
+    assert (tmp_path / "again" / "order_transfer.npz").read_bytes() == (tmp_path / "order_transfer.npz").read_bytes()
     assert loaded.best_config(meta, synth.space).config == learner.best_config(meta, synth.space).config
 
 
