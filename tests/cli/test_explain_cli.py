@@ -73,10 +73,10 @@ def test_sync_runs_explain_and_explain_reruns_it(
     assert code == 0, out
     assert "What past runs say" in out and "learning_rate" in out and "Hyperparameters" in out
     assert "leave-one-dataset-out over 4 datasets" in out  # the stored model's LODO quality
-    assert ("meta-learner variant 'transfer' (objective percentile, portfolio on, per-dataset Gaussian processes' "
+    assert ("meta-learner variant 'transfer-blend' (objective percentile, portfolio on, per-dataset Gaussian processes' "
             "order weight" in " ".join(out.split()))
     stored = json.loads((cache_folder(EXPLAIN_PROJECT, env) / "meta_learner.json").read_text())
-    assert stored["settings"]["variant"] == "transfer" and 0 < stored["settings"]["untried"] < 1 and len(stored["dataset_meta"]) == 4
+    assert stored["settings"]["variant"] == "transfer-blend" and 0 < stored["settings"]["untried"] < 1 and len(stored["dataset_meta"]) == 4
     assert "logged from" not in out
 
 

@@ -128,7 +128,7 @@ def test_save_load_round_trip_and_a_damaged_file(gp: TransferGP, tmp_path: Path)
         TransferGP.load(path)
 
 
-@pytest.mark.parametrize("variant", ["transfer", "transfer-grouped"])
+@pytest.mark.parametrize("variant", ["transfer-blend", "transfer", "transfer-grouped"])
 def test_the_transfer_variant_orders_adapts_and_survives_save_load(variant: str, tmp_path: Path) -> None:
     """Through MetaLearner: the one-shot pick follows the new dataset's neighbours (the boosters alone
     pick one x for both), the portfolio covers the past datasets' peaks, save/load keeps the order."""
