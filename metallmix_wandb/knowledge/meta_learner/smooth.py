@@ -182,8 +182,8 @@ def matern52(A: np.ndarray, B: np.ndarray, length: np.ndarray, constant: float) 
 
 
 def _whole_groups(groups: np.ndarray, rows: int, rng: np.random.Generator) -> np.ndarray:
-    """Row indices of whole groups in a seeded order until about `rows` (a dataset's likelihood needs
-    its runs together; at least two groups when there are two)."""
+    """Row indices of groups, a seeded order of them, until about `rows`: each group's runs together (its
+    likelihood needs them), at most rows // 2 of one group, at least two groups when there are two."""
     chosen: list[np.ndarray] = []
     for k, grp in enumerate(rng.permutation(np.unique(groups))):
         if k >= 2 and sum(map(len, chosen)) >= rows:
