@@ -29,8 +29,9 @@ from metallmix_wandb.knowledge.meta_learner.variants import dataset_distances, l
 
 MAX_ROWS = 2000
 """Runs the per-dataset GPs are conditioned on in all (each dataset at most MAX_ROWS / datasets, at
-least MIN_PER, a seeded sample beyond): scoring costs one kernel row over these per candidate."""
-MIN_PER = 20
+least MIN_PER, a seeded sample beyond): scoring costs one kernel row over these per candidate (the
+argmax over a 30,000-config grid behind 1,600 runs: 0.6 s on 2 cores; 200 datasets x 20 runs: 1.0 s)."""
+MIN_PER = 5
 
 
 @dataclass
@@ -92,7 +93,18 @@ class TransferGP:
               exclude: np.ndarray | None = None) -> np.ndarray:
         """(1 - weight) * offset + weight * the weighted mean of the past datasets' surfaces."""
         w = self.weights(X, exclude)
-        consensus = self.surfaces(X) @ w / max(float(w.sum()), 1e-12)
+        w = w / max(float(w.sum()), 1e-12)
+        # the weighted mean of the surfaces is one GP-like mean: a single weight vector over all rows, so a
+        # grid costs one kernel row per candidate whatever the number of past datasets
+        combined = self._prepare() @ (w * self.y_std)
+        # the kernel in float32 (4x faster on a 30,000-config grid: its exp and sqrt dominate), the sum in float64
+        Z = self.shape.scale(np.asarray(X, dtype=np.float64)[:, self.cols]).astype(np.float32)
+        rows, length = self.Z.astype(np.float32), self.shape.length.astype(np.float32)
+        consensus = np.empty(len(Z))
+        for s in range(0, len(Z), 4096):
+            k = matern52(Z[s:s + 4096], rows, length, self.shape.constant)
+            consensus[s:s + 4096] = k.astype(np.float64) @ combined
+        consensus += float(w @ self.y_mean)
         base = 0.0 if offset is None else (1.0 - weight) * np.asarray(offset, dtype=np.float64)
         return base + weight * consensus
 
