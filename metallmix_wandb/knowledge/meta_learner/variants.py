@@ -21,7 +21,10 @@ pieces they switch on. Pure (numpy only): the adapter (model.py) hands boosters 
   past the logged configs, a list of N is filled from the space.
 - `smooth`: the weight of a Gaussian process (smooth.py) in the order of candidates, blended with the
   booster's percentile: a smooth surrogate whose lower confidence bound (`kappa`) keeps the argmax
-  near what the runs support instead of a corner of the trees' best box.
+  near what the runs support instead of a corner of the trees' best box. `surrogate` says which:
+  `gp` one GP over meta-features x config, `transfer` a GP per past dataset over the config whose mean,
+  weighted by meta-feature closeness (`transfer_locality`), orders candidates (transfer.py; the
+  portfolio then takes its per-dataset predictions from those GPs).
 - `portfolio`: for N > 1 recommendations, a greedy cover: each next config is the one that adds most
   to the similarity-weighted sum over the past datasets of the best predicted percentile so far,
   instead of the next best by the new dataset's prediction.

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from metallmix_wandb.knowledge.meta_learner.model import SMOOTH_FILE, MetaLearner
+from metallmix_wandb.knowledge.meta_learner.model import SMOOTH_FILE, TRANSFER_FILE, MetaLearner
 from metallmix_wandb.knowledge.meta_learner.smooth import SmoothGP, fit_smooth
 from metallmix_wandb.knowledge.meta_learner.variants import VARIANTS
 from tests.support import synthetic
@@ -121,7 +121,7 @@ def test_a_space_whose_every_config_was_tried_gets_no_gp(tmp_path: Path) -> None
     learner = MetaLearner.fit(exps, space, metric="val/acc", n_jobs=1, max_folds=2)
     assert learner.info.settings.untried == 0.0 and learner.info.settings.order_weight() == 0.0
     assert learner.smooth is None and "no Gaussian process" in learner.info.settings.line()
-    assert SMOOTH_FILE not in learner.save(tmp_path)
+    assert not {SMOOTH_FILE, TRANSFER_FILE} & set(learner.save(tmp_path))
     assert MetaLearner.load(tmp_path).smooth is None
     half = MetaLearner.fit(exps[::2], space, metric="val/acc", n_jobs=1, lite=True)  # 5 of 10 configs tried
     assert half.info.settings.untried == 0.5 and half.smooth is not None
