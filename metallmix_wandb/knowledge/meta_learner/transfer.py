@@ -170,15 +170,12 @@ def fit_transfer(X: np.ndarray, score: np.ndarray, groups: np.ndarray, cols: np.
     shape = fit_smooth(X[ok][:, cols], score[ok], log[cols], seed=seed, groups=groups[ok] if grouped else None)
     if not grouped and shape.constant < shape.noise:  # the pooled runs read as mostly noise
         shape = fit_smooth(X[ok][:, cols], score[ok], log[cols], seed=seed, groups=groups[ok])
-    y, y_mean, y_std = np.empty(len(rows)), np.full(n_groups, 0.5), np.ones(n_groups)
-    for g, r in enumerate(keep_rows):
+    y_mean, y_std, pieces = np.full(n_groups, 0.5), np.ones(n_groups), []
+    for g, r in enumerate(keep_rows):  # each dataset's percentiles normalised by its own mean and spread
         if r.size:
-            y_mean[g] = float(score[r].mean())
-            y_std[g] = float(score[r].std()) or 1.0
-    at = 0
-    for g, r in enumerate(keep_rows):
-        y[at:at + r.size] = (score[r] - y_mean[g]) / y_std[g]
-        at += r.size
+            y_mean[g], y_std[g] = float(score[r].mean()), float(score[r].std()) or 1.0
+        pieces.append((score[r] - y_mean[g]) / y_std[g])
+    y = np.concatenate(pieces) if pieces else np.empty(0)
     return TransferGP(shape=shape, cols=np.asarray(cols, dtype=bool), meta_cols=np.asarray(meta_cols, dtype=bool),
                       meta_log=np.asarray(log, dtype=bool)[meta_cols], metas=metas.reshape(n_groups, -1),
                       Z=shape.scale(X[rows][:, cols]), y=y, groups=groups[rows].astype(np.int64),
