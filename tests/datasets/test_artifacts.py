@@ -12,6 +12,7 @@ from PIL import Image
 from metallmix_wandb.datasets.artifacts import DatasetArtifactError, log_dataset, resolve_dataset, use_dataset
 from metallmix_wandb.datasets.images import load_image_dataset
 from tests.support.wandb_backend import Backend, wandb_backend_session_fixture
+from tests.support.wandb_runs import wait_for_exit_record
 
 wandb_backend = pytest.fixture(wandb_backend_session_fixture)
 META_KEYS = {"n_instances", "n_classes", "imbalance_ratio", "class_entropy", "resolution", "modality"}
@@ -90,6 +91,7 @@ def test_log_offline_keeps_the_artifact_in_the_run_folder(wandb_offline_env: Pat
     wandb.teardown()  # a fresh W&B session that sees WANDB_MODE=offline
     logged = log_dataset(breastmnist, "breast-28", "data", entity="team")
     assert logged.offline and logged.reference == "wandb-artifact://team/data/breast-28:latest"
+    wait_for_exit_record(Path(logged.run_dir))  # wandb-core finishes the log shortly after finish() returns
     (log_file,) = Path(logged.run_dir).glob("run-*.wandb")
     records = [wandb_internal_pb2.Record.FromString(p) for p in read_record_log(log_file).payloads]
     (art,) = [r.artifact for r in records if r.WhichOneof("record_type") == "artifact"]
