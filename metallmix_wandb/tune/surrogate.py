@@ -6,7 +6,14 @@ booster still fits for intervals) and retrains the rank, raw-metric and time boo
 knowledge-base runs plus the trials, each trial weighted `trial_weight` times a past run. A
 crashed trial enters the ranking target as the dataset's worst config, so the surrogate learns to
 avoid what crashed. Deterministic (fixed seed and threads), like the meta-learner itself.
-Tested in tests/tune/test_loop.py.
+
+With the default meta-learner (`transfer-blend`: the boosters blended with a Gaussian process per past
+dataset, knowledge/meta_learner/transfer.py) the refit also re-weighs those surfaces by how well each
+orders this dataset's trials and adds a GP on the trials themselves (`TransferGP.adapt`, RGPE), and the
+next trial is, of the best untried configs by that blended order, the one that adds most to the
+re-weighted best percentile over the surfaces (`_covering`): the portfolio's cover, continued with what
+the trials taught about which past datasets this one resembles.
+Tested in tests/tune/test_loop.py and tests/tune/test_surrogate_transfer.py.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from metallmix_wandb.knowledge.meta_learner.features import percentile_rank
+from metallmix_wandb.knowledge.meta_learner.transfer import TransferGP
 from metallmix_wandb.knowledge.records import Experiment, MetaValue
 from metallmix_wandb.numbers import is_finite
 from metallmix_wandb.recommend.record import ScoredConfig
@@ -35,6 +43,8 @@ N_SAMPLES = 2000
 REFERENCE_SAMPLES = 2000
 """Random configs whose predicted metrics stand for the new dataset's distribution (calibrated targets)."""
 RANDOM_TRIES = 500
+COVER_POOL = 200
+"""The best untried configs by utility that the trial-weighted cover (`_covering`) chooses among."""
 
 
 class Candidate(BaseModel):
@@ -44,6 +54,7 @@ class Candidate(BaseModel):
     prediction: Any  # knowledge.meta_learner.model.Prediction (kept Any: pydantic needs no forward ref)
     utility: float
     over_time_cap: bool = False
+    covering: bool = False  # chosen by the trial-weighted cover (`_covering`), not first by utility
 
     def scored(self) -> ScoredConfig:
         """The candidate as a proposal records it: the config with its prediction."""
@@ -92,7 +103,11 @@ class Surrogate:
         for name, y in (("rank", np.r_[self._score, score_t]), ("raw", np.r_[self._raw, values]),
                         ("time", np.r_[self._log_time, time_t])):
             boosters[name] = self._train(X, y, w)
-        return MetaLearner(self.learner.info, boosters)
+        learner = MetaLearner(self.learner.info, boosters)
+        smooth = self.learner.smooth
+        # the per-dataset surfaces re-weighted by how well each orders these trials, plus the trials' own GP
+        learner.smooth = smooth.adapt(X_t, score_t, self.learner.info.seed) if isinstance(smooth, TransferGP) else smooth
+        return learner
 
     def trial_scores(self, meta: Mapping[str, MetaValue], X_t: np.ndarray, values: np.ndarray) -> np.ndarray:
         """The ranking target of each trial (NaN value = crashed = the worst)."""
@@ -144,6 +159,14 @@ POOL_DIVISOR = 10
 """Each refinement round around the best trials adds about N_SAMPLES / POOL_DIVISOR configs."""
 
 
+def _predicted(learner: MetaLearner, X: np.ndarray) -> dict[str, np.ndarray]:
+    """The learner's predictions plus `order`, what ranks candidates (`MetaLearner.order`: the boosters
+    blended with the transfer surfaces, re-weighted by the trials after a refit), as recommend's does."""
+    out = learner.predict_matrix(X)
+    out["order"] = learner.order(X)
+    return out
+
+
 class _Predicted:
     """The search's scoring callback: the learner's predictions for each batch it scores, kept, since
     the utility needs the train-time predictions too (and a time scale over the whole pool)."""
@@ -153,9 +176,9 @@ class _Predicted:
         self.batches: list[dict[str, np.ndarray]] = []
 
     def __call__(self, choices: Choices, n: int) -> np.ndarray:
-        out = self.learner.predict_matrix(self.learner.layout.candidates(self.meta, choices, n))
+        out = _predicted(self.learner, self.learner.layout.candidates(self.meta, choices, n))
         self.batches.append(out)
-        return out["score"]
+        return out["order"]
 
     def merged(self) -> dict[str, np.ndarray]:
         return {k: np.concatenate([b[k] for b in self.batches]) for k in self.batches[0]}
@@ -174,7 +197,7 @@ def best_untried(learner: MetaLearner, meta: Mapping[str, MetaValue], space: Sea
 
     `configs` replaces the pool with a fixed list (e.g. the configs a lookup table holds)."""
     if configs is not None:
-        out = learner.predict_matrix(learner.layout.matrix([(meta, flatten_config(c)) for c in configs]))
+        out = _predicted(learner, learner.layout.matrix([(meta, flatten_config(c)) for c in configs]))
 
         def get(i: int) -> dict[str, Any]:
             return dict(configs[i])
@@ -190,17 +213,25 @@ def best_untried(learner: MetaLearner, meta: Mapping[str, MetaValue], space: Sea
         def get(i: int) -> dict[str, Any]:
             return complete(space, found.config(i), mode)
     scale = TimeScale.of(out["train_time_s"])
-    u = utility(out["score"], out["train_time_s"], policy, scale)
+    u = utility(out["order"], out["train_time_s"], policy, scale)
     ok = allowed(out["train_time_s"], policy)
     over_cap = False
+    pool: list[tuple[dict[str, Any], float]] = []
     for i in np.lexsort((-u, ~ok)):  # inside the cap first, then by utility
         config = get(int(i))
         if config_key(config) in tried:
             continue
         if ok[i]:
-            return _candidate(config, learner.predict(meta, [config])[0], u[i], False), scale
-        over_cap = True
+            pool.append((config, float(u[i])))
+            if len(pool) < COVER_POOL:
+                continue
+        over_cap = not pool
         break
+    if pool:
+        pick = _covering(learner, meta, pool, policy)
+        cand = _candidate(pool[pick][0], learner.predict(meta, [pool[pick][0]])[0], pool[pick][1], False)
+        cand.covering = pick > 0
+        return cand, scale
     if over_cap:  # nothing untried inside the cap: the fastest untried instead
         for i in np.argsort(out["train_time_s"], kind="stable"):
             config = get(int(i))
@@ -209,6 +240,23 @@ def best_untried(learner: MetaLearner, meta: Mapping[str, MetaValue], space: Sea
     if configs is not None:
         return None, scale
     return _random_untried(learner, meta, space, tried, policy, scale, seed), scale
+
+
+def _covering(learner: MetaLearner, meta: Mapping[str, MetaValue], pool: list[tuple[dict[str, Any], float]],
+              policy: TimePolicy) -> int:
+    """The index, in the pool of best untried configs (by utility), of the one that adds most to the trial-weighted
+    best percentile over the past datasets' surfaces (TransferGP.gains, after a refit's `adapt`), the
+    utility breaking ties: the portfolio's cover continued, with weights the trials taught. The first
+    by utility when there is nothing to cover with (no transfer surfaces, no ordered trials yet, or
+    `--objective time`, whose utility weighs the training time)."""
+    smooth = learner.smooth
+    if not isinstance(smooth, TransferGP) or smooth.floor is None or policy.objective == "time" or len(pool) == 1:
+        return 0
+    X = learner.layout.matrix([(meta, flatten_config(c)) for c, _ in pool])
+    gain = smooth.gains(X)
+    if float(gain.max()) <= 0.0:
+        return 0
+    return int(np.argmax(gain + 1e-6 * np.array([u for _, u in pool])))
 
 
 def _random_untried(learner: MetaLearner, meta: Mapping[str, MetaValue], space: SearchSpace, tried: set[str],
@@ -227,7 +275,8 @@ def score_configs(learner: MetaLearner, meta: Mapping[str, MetaValue], configs: 
         return []
     preds = learner.predict(meta, configs)
     seconds = np.array([p.train_time_s for p in preds])
-    u = utility(np.array([p.score for p in preds]), seconds, policy, scale)
+    order = learner.order(learner.layout.matrix([(meta, flatten_config(c)) for c in configs]))
+    u = utility(order, seconds, policy, scale)
     ok = allowed(seconds, policy)
     return [_candidate(dict(c), p, u[i], not bool(ok[i]))
             for i, (c, p) in enumerate(zip(configs, preds, strict=True))]

@@ -250,7 +250,7 @@ class MetaLearner:
         if self._uses_pool():  # the logged configs by their blended score first; the space fills the rest
             logged = [complete(space, c, self.layout.observed_mode) for c in self.info.logged.configs]
             X = np.stack([feature_row(self.layout, meta, c) for c in logged])
-            scores = blend(self._order(X), np.asarray(self.info.logged.observed), self.info.settings.evidence)
+            scores = blend(self.order(X), np.asarray(self.info.logged.observed), self.info.settings.evidence)
             for i in np.argsort(-scores, kind="stable"):
                 if config_key(logged[i]) not in seen and len(configs) < n:
                     seen.add(config_key(logged[i]))
@@ -280,7 +280,7 @@ class MetaLearner:
             return ranked[:n]
         X = np.stack([feature_row(self.layout, meta, c) for c in ranked]).astype(np.float32)
         # the order `_ranked` chose (a logged pool's blend is not the model's order); first = best_config
-        target = -np.arange(len(ranked), dtype=np.float64) if self._uses_pool() else self._order(X)
+        target = -np.arange(len(ranked), dtype=np.float64) if self._uses_pool() else self.order(X)
         if isinstance(self.smooth, TransferGP):  # the per-dataset surfaces that ordered them
             return [ranked[i] for i in greedy_cover(target, self.smooth.surfaces(X), self.smooth.weights(X), n,
                                                     settings.shrink)]
@@ -302,7 +302,7 @@ class MetaLearner:
     def _uses_pool(self) -> bool:
         return self.info.settings.pool == "logged" and bool(self.info.logged.configs)
 
-    def _order(self, X: np.ndarray) -> np.ndarray:
+    def order(self, X: np.ndarray) -> np.ndarray:
         """What orders candidates: the ranking booster when the variant has one, else the percentile's."""
         booster = self.boosters.get("order", self.boosters["rank"])
         order = booster.inplace_predict(np.ascontiguousarray(X, dtype=np.float32), missing=np.nan)
@@ -311,7 +311,7 @@ class MetaLearner:
         return self.smooth.score(X, np.clip(order, 0.0, 1.0), self.info.settings.order_weight())
 
     def _scores(self, meta: Mapping[str, MetaValue], choices: Choices, n: int) -> np.ndarray:
-        return self._order(self.layout.candidates(meta, choices, n))
+        return self.order(self.layout.candidates(meta, choices, n))
 
     # ------------------------------------------------------------------ SHAP
 

@@ -19,7 +19,7 @@ Tested in tests/knowledge/meta_learner/test_transfer.py.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +32,8 @@ MAX_ROWS = 2000
 least MIN_PER, a seeded sample beyond): scoring costs one kernel row over these per candidate (the
 argmax over a 30,000-config grid behind 1,600 runs: 0.6 s on 2 cores; 200 datasets x 20 runs: 1.0 s)."""
 MIN_PER = 5
+BOOTSTRAPS = 256
+"""Resamples of the trials behind `TransferGP.adapt`'s weights (RGPE's bootstrap of the ranking loss)."""
 
 
 @dataclass
@@ -49,6 +51,8 @@ class TransferGP:
     y_mean: np.ndarray  # per dataset
     y_std: np.ndarray
     locality: float = 0.5
+    fixed: np.ndarray | None = None  # per dataset, weights set by `adapt` (the trials') instead of closeness
+    floor: np.ndarray | None = None  # per dataset, set by `adapt`: its surface's best value over the trials
     _alpha: np.ndarray | None = field(default=None, repr=False)  # rows x datasets: each dataset's weights
 
     @property
@@ -82,7 +86,9 @@ class TransferGP:
         """Per past dataset, its weight for the new dataset (the meta-features of the candidates' rows:
         one dataset's candidates share them). `exclude`: datasets given no weight (a held-out fold)."""
         w = np.ones(self.datasets)
-        if self.meta_cols.any() and self.datasets >= 2 and len(X):
+        if self.fixed is not None:
+            w = self.fixed.copy()
+        elif self.meta_cols.any() and self.datasets >= 2 and len(X):
             target = np.asarray(X, dtype=np.float64)[0, self.meta_cols]
             w = locality_weights(dataset_distances(target, self.metas, self.meta_log), self.locality, 1.0)
         if exclude is not None:
@@ -107,6 +113,57 @@ class TransferGP:
         consensus += float(w @ self.y_mean)
         base = 0.0 if offset is None else (1.0 - weight) * np.asarray(offset, dtype=np.float64)
         return base + weight * consensus
+
+    def adapt(self, X_t: np.ndarray, y_t: np.ndarray, seed: int = 0) -> TransferGP:
+        """The surfaces re-weighted by the new dataset's own trials (`tune`), plus a GP on the trials
+        themselves: RGPE (Feurer et al. 2018, "Scalable meta-learning for Bayesian optimization"). Each
+        surface's ranking loss is the number of trial pairs it orders the wrong way (the trials' GP: its
+        leave-one-out predictions); over `BOOTSTRAPS` resamples of the trials, a surface's weight is the
+        share of resamples where its loss is the least (ties shared in proportion to the closeness
+        weights, so with no ordered pair yet the closeness weights stand, as they do for one trial). `X_t`: the trials' encoded
+        rows (this dataset's meta-features), `y_t`: their percentiles on this dataset (crashed = 0)."""
+        X_t, y_t = np.asarray(X_t, dtype=np.float64), np.asarray(y_t, dtype=np.float64)
+        prior = self.weights(X_t[:1])
+        ok = np.isfinite(y_t)
+        X_t, y_t = X_t[ok], y_t[ok]
+        if not len(y_t):
+            return self
+        if len(y_t) < 2 or np.ptp(y_t) <= 0:  # nothing to rank by: the closeness weights, the trials as floor
+            same = replace(self, fixed=prior / max(float(prior.sum()), 1e-12))
+            same.floor = same.surfaces(X_t).max(axis=0)
+            return same
+        Z_t = self.shape.scale(X_t[:, self.cols])
+        mean_t, std_t = float(y_t.mean()), float(y_t.std()) or 1.0
+        own = (y_t - mean_t) / std_t
+        K = matern52(Z_t, Z_t, self.shape.length, self.shape.constant) + (self.shape.noise + 1e-10) * np.eye(len(y_t))
+        Kinv = np.linalg.inv(K)
+        loo = own - (Kinv @ own) / np.diag(Kinv)  # the trials' GP without each trial (Rasmussen & Williams 5.12)
+        preds = np.column_stack([self.surfaces(X_t), loo])  # trials x (past datasets + the trials' own)
+        share = np.r_[prior, float(np.median(prior))]
+        rng = np.random.default_rng(seed)
+        wins = np.zeros(preds.shape[1])
+        for _ in range(BOOTSTRAPS):
+            idx = rng.integers(0, len(y_t), len(y_t))
+            dy = np.sign(y_t[idx][:, None] - y_t[idx][None, :])
+            wrong = ((np.sign(preds[idx][:, None, :] - preds[idx][None, :, :]) * dy[:, :, None]) < 0).sum(axis=(0, 1))
+            best = share * (wrong == wrong.min())
+            wins += best / best.sum()
+        rows = np.concatenate([self.Z, Z_t])
+        adapted = TransferGP(shape=self.shape, cols=self.cols, meta_cols=self.meta_cols, meta_log=self.meta_log,
+                             metas=np.vstack([self.metas, X_t[:1, self.meta_cols]]), Z=rows, y=np.r_[self.y, own],
+                             groups=np.r_[self.groups, np.full(len(y_t), self.datasets)],
+                             y_mean=np.r_[self.y_mean, mean_t], y_std=np.r_[self.y_std, std_t],
+                             locality=self.locality, fixed=wins / BOOTSTRAPS)
+        adapted.floor = adapted.surfaces(X_t).max(axis=0)
+        return adapted
+
+    def gains(self, X: np.ndarray) -> np.ndarray:
+        """Per candidate, what it adds over the trials (`adapt`'s `floor`) to the weighted sum over the
+        surfaces of the best predicted percentile: the portfolio's greedy step (variants.greedy_cover),
+        its weights learned from the trials. Zero for every candidate before `adapt`."""
+        if self.floor is None or self.fixed is None:
+            return np.zeros(len(X))
+        return (np.maximum(self.surfaces(X), self.floor) - self.floor) @ self.fixed
 
     def save(self, path: Path) -> None:
         """Plain arrays, byte-stable (smooth.write_arrays)."""

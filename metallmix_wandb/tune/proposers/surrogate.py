@@ -88,7 +88,10 @@ class SurrogateProposer:
                  + (f" and {crashed} crashed one(s)" if crashed else "")
                  + f" of this dataset (each weighted x{s.trial_weight:g} against "
                  f"{s.base_rows} past runs)") if trials else "the meta-learner"
-        text = (f"Surrogate choice: {refit} ranks this config first among the untried ones "
+        ranks = ("ranks this config among its best untried ones, and of those it adds most to the best predicted "
+                 "percentile over the past datasets whose surfaces order this dataset's trials best"
+                 if cand.covering else "ranks this config first among the untried ones")
+        text = (f"Surrogate choice: {refit} {ranks} "
                 f"({describe_policy(c.policy)}): predicted percentile {p.score:.0%} (80% interval "
                 f"{p.low:.0%}-{p.high:.0%}), {c.metric} ~ {p.raw_metric:.3f}, training ~{p.train_time_s:.0f} s.")
         best = best_trial(trials, c.goal)

@@ -160,3 +160,41 @@ def test_a_synthetic_knowledge_base_fits_the_default_shape() -> None:
     plain = MetaLearner(learner.info, learner.boosters)
     assert ranked != [c for c, _ in plain.ranked_configs(meta, synth.space, n=20)]
     assert learner.info.quality.smooth_weight == 1.0 and learner.info.quality.spearman is not None
+
+
+def _trials(n_instances: float, xs: list[float], peak: float) -> tuple[np.ndarray, np.ndarray]:
+    """Trials of a new dataset whose runs peak at `peak`, whatever its meta-features say."""
+    X = np.column_stack([np.full(len(xs), n_instances), xs])
+    y = -np.abs(np.array(xs) - peak)
+    return X, (np.argsort(np.argsort(y)) + 0.5) / len(xs)
+
+
+def test_trials_reweigh_the_surfaces_towards_the_datasets_that_order_them(gp: TransferGP) -> None:
+    """A new dataset that looks small (closeness: the small datasets, peak 0.2) but whose trials peak at
+    0.8, as the large datasets do: after `adapt` the weight moves to the large datasets (and the trials'
+    own GP) and the consensus follows them; before, it followed the meta-features."""
+    cand = _candidates(150.0)
+    assert abs(GRID[int(np.argmax(gp.score(cand)))] - 0.2) <= 0.1
+    X_t, y_t = _trials(150.0, [0.1, 0.3, 0.5, 0.7, 0.9], peak=0.8)
+    adapted = gp.adapt(X_t, y_t)
+    assert adapted.datasets == gp.datasets + 1 and adapted.fixed is not None
+    assert adapted.fixed.sum() == pytest.approx(1.0)
+    small = [g for g, size in enumerate(SIZES) if size < 1000]
+    assert adapted.fixed[small].sum() < 0.05  # they order the trials the wrong way round
+    assert abs(GRID[int(np.argmax(adapted.score(cand)))] - 0.8) <= 0.1
+    # the trials' own GP is one of the surfaces: at its rows its prediction is close to the trials' percentiles
+    np.testing.assert_allclose(adapted.surfaces(X_t)[:, -1], y_t, atol=0.1)
+
+
+def test_without_an_ordered_pair_the_closeness_weights_stand(gp: TransferGP) -> None:
+    cand = _candidates(150.0)
+    one = gp.adapt(*_trials(150.0, [0.5], peak=0.8))
+    tied = gp.adapt(_trials(150.0, [0.4, 0.6], peak=0.5)[0], np.array([0.5, 0.5]))
+    for same in (one, tied):
+        assert same.datasets == gp.datasets and same.floor is not None
+        np.testing.assert_allclose(same.fixed, gp.weights(cand) / gp.weights(cand).sum())
+        np.testing.assert_allclose(same.score(cand), gp.score(cand), atol=1e-12)
+    # the cover's floor: one trial at the small datasets' peak leaves them nothing to gain, the large ones much
+    at_peak = gp.adapt(*_trials(150.0, [0.2], peak=0.2))
+    gains = at_peak.gains(_candidates(150.0))
+    assert abs(GRID[int(np.argmax(gains))] - 0.8) <= 0.1 and gains[int(np.argmin(np.abs(GRID - 0.2)))] < 1e-3
