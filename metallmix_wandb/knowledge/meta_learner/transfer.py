@@ -19,7 +19,7 @@ Tested in tests/knowledge/meta_learner/test_transfer.py.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -120,18 +120,16 @@ class TransferGP:
         surface's ranking loss is the number of trial pairs it orders the wrong way (the trials' GP: its
         leave-one-out predictions); over `BOOTSTRAPS` resamples of the trials, a surface's weight is the
         share of resamples where its loss is the least (ties shared in proportion to the closeness
-        weights, so with no ordered pair yet the closeness weights stand, as they do for one trial). `X_t`: the trials' encoded
+        weights, so with no ordered pair yet the closeness weights stand; before two trials differ the
+        stored GP is returned as it is: measured, a cover from trial 2 on (the closeness weights, the
+        first trial as floor) lost to the refitted order there, benchmarks/results/issue14_matrix.md). `X_t`: the trials' encoded
         rows (this dataset's meta-features), `y_t`: their percentiles on this dataset (crashed = 0)."""
         X_t, y_t = np.asarray(X_t, dtype=np.float64), np.asarray(y_t, dtype=np.float64)
         prior = self.weights(X_t[:1])
         ok = np.isfinite(y_t)
         X_t, y_t = X_t[ok], y_t[ok]
-        if not len(y_t):
+        if len(y_t) < 2 or np.ptp(y_t) <= 0:  # nothing to rank by yet: the closeness weights stand
             return self
-        if len(y_t) < 2 or np.ptp(y_t) <= 0:  # nothing to rank by: the closeness weights, the trials as floor
-            same = replace(self, fixed=prior / max(float(prior.sum()), 1e-12))
-            same.floor = same.surfaces(X_t).max(axis=0)
-            return same
         Z_t = self.shape.scale(X_t[:, self.cols])
         mean_t, std_t = float(y_t.mean()), float(y_t.std()) or 1.0
         own = (y_t - mean_t) / std_t

@@ -191,10 +191,16 @@ def test_without_an_ordered_pair_the_closeness_weights_stand(gp: TransferGP) -> 
     one = gp.adapt(*_trials(150.0, [0.5], peak=0.8))
     tied = gp.adapt(_trials(150.0, [0.4, 0.6], peak=0.5)[0], np.array([0.5, 0.5]))
     for same in (one, tied):
-        assert same.datasets == gp.datasets and same.floor is not None
-        np.testing.assert_allclose(same.fixed, gp.weights(cand) / gp.weights(cand).sum())
-        np.testing.assert_allclose(same.score(cand), gp.score(cand), atol=1e-12)
-    # the cover's floor: one trial at the small datasets' peak leaves them nothing to gain, the large ones much
-    at_peak = gp.adapt(*_trials(150.0, [0.2], peak=0.2))
-    gains = at_peak.gains(_candidates(150.0))
-    assert abs(GRID[int(np.argmax(gains))] - 0.8) <= 0.1 and gains[int(np.argmin(np.abs(GRID - 0.2)))] < 1e-3
+        assert same is gp
+        np.testing.assert_allclose(same.score(cand), gp.score(cand))
+    assert not gp.gains(cand).any()  # nothing to cover before the trials
+
+
+def test_the_cover_gains_nothing_at_the_trials_and_most_where_the_weighted_surfaces_rise(gp: TransferGP) -> None:
+    X_t, y_t = _trials(15_000.0, [0.1, 0.3, 0.5, 0.6], peak=0.8)
+    adapted = gp.adapt(X_t, y_t)
+    cand = _candidates(15_000.0)
+    gains = adapted.gains(cand)
+    assert (gains >= 0).all()
+    np.testing.assert_allclose(adapted.gains(X_t), 0.0, atol=1e-12)  # no trial improves on the trials
+    assert abs(GRID[int(np.argmax(gains))] - 0.8) <= 0.1
