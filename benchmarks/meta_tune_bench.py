@@ -61,7 +61,8 @@ def main() -> None:
                 for d in table.datasets:
                     others = [e for e in exps if e.dataset != d]
                     meta = next(e.meta_features for e in exps if e.dataset == d)
-                    learner = MetaLearner.fit(others, space, metric=metric, settings=DEFAULT, max_folds=2)  # tune needs the full fit (intervals)
+                    # tune needs the full fit (its intervals); two folds keep the quality part cheap
+                    learner = MetaLearner.fit(others, space, metric=metric, settings=DEFAULT, max_folds=2)
 
                     def evaluate(config: dict, d: str = d) -> TrialResult:
                         value = table.value(d, config)
@@ -70,12 +71,11 @@ def main() -> None:
                     outcome = tune_lookup(evaluate, meta, space, learner, others, budget=args.budget, metric=metric)
                     curves["tune"][d] = best_so_far([table.score(d, t.result.config).percentile
                                                      for t in outcome.trials], args.budget)
-                    curves["topn"][d] = best_so_far([table.score(d, c).percentile
-                                                     for c in learner.recommend_n(meta, space, args.budget)], args.budget)
-                    rng = [np.random.default_rng(s) for s in range(3)]
-                    curves["random"][d] = list(np.mean([best_so_far([table.score(d, c).percentile
-                                                                      for c in sampled.sample(r, args.budget)], args.budget)
-                                                        for r in rng], axis=0))
+                    portfolio = learner.recommend_n(meta, space, args.budget)
+                    curves["topn"][d] = best_so_far([table.score(d, c).percentile for c in portfolio], args.budget)
+                    randoms = [[table.score(d, c).percentile for c in sampled.sample(np.random.default_rng(s), args.budget)]
+                               for s in range(3)]  # the same three seeds' draws on every dataset
+                    curves["random"][d] = list(np.mean([best_so_far(r, args.budget) for r in randoms], axis=0))
                 done[key] = curves
                 results.write_text(json.dumps(done, indent=1))
                 for m, per in curves.items():

@@ -106,7 +106,9 @@ class Surrogate:
         learner = MetaLearner(self.learner.info, boosters)
         smooth = self.learner.smooth
         # the per-dataset surfaces re-weighted by how well each orders these trials, plus the trials' own GP
-        learner.smooth = smooth.adapt(X_t, score_t, self.learner.info.seed) if isinstance(smooth, TransferGP) else smooth
+        if isinstance(smooth, TransferGP):
+            smooth = smooth.adapt(X_t, score_t, self.learner.info.seed)
+        learner.smooth = smooth
         return learner
 
     def trial_scores(self, meta: Mapping[str, MetaValue], X_t: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -244,13 +246,15 @@ def best_untried(learner: MetaLearner, meta: Mapping[str, MetaValue], space: Sea
 
 def _covering(learner: MetaLearner, meta: Mapping[str, MetaValue], pool: list[tuple[dict[str, Any], float]],
               policy: TimePolicy) -> int:
-    """The index, in the pool of best untried configs (by utility), of the one that adds most to the trial-weighted
-    best percentile over the past datasets' surfaces (TransferGP.gains, after a refit's `adapt`), the
-    utility breaking ties: the portfolio's cover continued, with weights the trials taught. The first
-    by utility when there is nothing to cover with (no transfer surfaces, no ordered trials yet, or
-    `--objective time`, whose utility weighs the training time)."""
+    """The index, in the pool of best untried configs (by utility), of the one that adds most to the
+    trial-weighted best percentile over the past datasets' surfaces (TransferGP.gains, after a refit's
+    `adapt`), the utility breaking ties: the portfolio's cover continued, with weights the trials taught.
+    0 (the first by utility) when there is nothing to cover with: no transfer surfaces, no ordered trials
+    yet, `--objective time` (its utility weighs the training time) or a minimised metric (the surfaces'
+    percentiles, as the meta-learner's, rise with the metric)."""
     smooth = learner.smooth
-    if not isinstance(smooth, TransferGP) or smooth.floor is None or policy.objective == "time" or len(pool) == 1:
+    if (not isinstance(smooth, TransferGP) or smooth.floor is None or policy.objective == "time"
+            or policy.goal != "maximize" or len(pool) == 1):
         return 0
     X = learner.layout.matrix([(meta, flatten_config(c)) for c, _ in pool])
     gain = smooth.gains(X)

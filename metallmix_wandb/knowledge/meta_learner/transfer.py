@@ -120,10 +120,10 @@ class TransferGP:
         surface's ranking loss is the number of trial pairs it orders the wrong way (the trials' GP: its
         leave-one-out predictions); over `BOOTSTRAPS` resamples of the trials, a surface's weight is the
         share of resamples where its loss is the least (ties shared in proportion to the closeness
-        weights, so with no ordered pair yet the closeness weights stand; before two trials differ the
-        stored GP is returned as it is: measured, a cover from trial 2 on (the closeness weights, the
-        first trial as floor) lost to the refitted order there, benchmarks/results/issue14_matrix.md). `X_t`: the trials' encoded
-        rows (this dataset's meta-features), `y_t`: their percentiles on this dataset (crashed = 0)."""
+        weights). Until two trials differ this GP is returned as it is (measured: a cover from trial 2
+        on, the closeness weights and the first trial as its floor, lost to the refitted order;
+        benchmarks/results/issue14_matrix.md, stop 24). `X_t`: the trials' encoded rows (this dataset's
+        meta-features), `y_t`: their percentiles on this dataset (crashed = the worst)."""
         X_t, y_t = np.asarray(X_t, dtype=np.float64), np.asarray(y_t, dtype=np.float64)
         prior = self.weights(X_t[:1])
         ok = np.isfinite(y_t)
@@ -143,7 +143,8 @@ class TransferGP:
         for _ in range(BOOTSTRAPS):
             idx = rng.integers(0, len(y_t), len(y_t))
             dy = np.sign(y_t[idx][:, None] - y_t[idx][None, :])
-            wrong = ((np.sign(preds[idx][:, None, :] - preds[idx][None, :, :]) * dy[:, :, None]) < 0).sum(axis=(0, 1))
+            order = np.sign(preds[idx][:, None, :] - preds[idx][None, :, :])
+            wrong = ((order * dy[:, :, None]) < 0).sum(axis=(0, 1))  # per surface, pairs it misorders
             best = share * (wrong == wrong.min())
             wins += best / best.sum()
         rows = np.concatenate([self.Z, Z_t])
