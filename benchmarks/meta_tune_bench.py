@@ -6,7 +6,7 @@ held-out datasets of the best-so-far percentile after N = 1, 2, 3, 5 (and `--bud
 meta-learner's never-refitted top-N (its portfolio) and random search (mean of 3 seeds).
 
     nice -n 5 .venv/bin/python benchmarks/meta_tune_bench.py OUT [--samples 60,200] [--budget 5]
-        [--benchmarks nasbench201,hpolib,hpobench] [--history-seeds 0]
+        [--benchmarks nasbench201,hpolib,hpobench] [--history-seeds 0] [--distinct]
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ def main() -> None:
     ap.add_argument("--samples", default="60,200")
     ap.add_argument("--budget", type=int, default=5)
     ap.add_argument("--history-seeds", default="0")
+    ap.add_argument("--distinct", action="store_true", help="each dataset logs its own sample of configs")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     results = args.out / "tune.json"
@@ -54,8 +55,8 @@ def main() -> None:
         metric = shb.TARGET[bench]
         for sample in (int(s) for s in args.samples.split(",")):
             for h in (int(s) for s in args.history_seeds.split(",")):
-                exps = experiments(bench, sample, False, False, h)
-                key = f"{bench}/{sample}/h{h}"
+                exps = experiments(bench, sample, False, args.distinct, h)
+                key = f"{bench}/{sample}/h{h}" + ("-distinct" if args.distinct else "")
                 t0 = time.perf_counter()
                 curves: dict[str, dict[str, list[float]]] = {"tune": {}, "topn": {}, "random": {}}
                 for d in table.datasets:
