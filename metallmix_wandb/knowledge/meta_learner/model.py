@@ -303,7 +303,8 @@ class MetaLearner:
         return self.info.settings.pool == "logged" and bool(self.info.logged.configs)
 
     def order(self, X: np.ndarray) -> np.ndarray:
-        """What orders candidates: the ranking booster when the variant has one, else the percentile's."""
+        """What orders candidates (recommend's argmax, tune's utility): the ranking booster when the variant
+        has one, else the percentile's, blended with the smooth surrogate when there is one."""
         booster = self.boosters.get("order", self.boosters["rank"])
         order = booster.inplace_predict(np.ascontiguousarray(X, dtype=np.float32), missing=np.nan)
         if self.smooth is None:
