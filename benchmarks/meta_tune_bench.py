@@ -6,7 +6,7 @@ held-out datasets of the best-so-far percentile after N = 1, 2, 3, 5 (and `--bud
 meta-learner's never-refitted top-N (its portfolio) and random search (mean of 3 seeds).
 
     nice -n 5 .venv/bin/python benchmarks/meta_tune_bench.py OUT [--samples 60,200] [--budget 5]
-        [--benchmarks nasbench201,hpolib,hpobench] [--history-seeds 0] [--distinct]
+        [--benchmarks nasbench201,hpolib,hpobench] [--history-seeds 0] [--distinct] [--portfolio K]
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=5)
     ap.add_argument("--history-seeds", default="0")
     ap.add_argument("--distinct", action="store_true", help="each dataset logs its own sample of configs")
+    ap.add_argument("--portfolio", type=int, default=1, help="tune's trials 1..K from the portfolio (tune_lookup)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     results = args.out / "tune.json"
@@ -69,7 +70,8 @@ def main() -> None:
                         value = table.value(d, config)
                         return TrialResult(config=config, metric=value, train_time_s=1.0) if value is not None \
                             else TrialResult(config=config, status="crashed")
-                    outcome = tune_lookup(evaluate, meta, space, learner, others, budget=args.budget, metric=metric)
+                    outcome = tune_lookup(evaluate, meta, space, learner, others, budget=args.budget, metric=metric,
+                                          portfolio=args.portfolio)
                     curves["tune"][d] = best_so_far([table.score(d, t.result.config).percentile
                                                      for t in outcome.trials], args.budget)
                     portfolio = learner.recommend_n(meta, space, args.budget)
