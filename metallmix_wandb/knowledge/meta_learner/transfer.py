@@ -135,7 +135,8 @@ class TransferGP:
         own = (y_t - mean_t) / std_t
         K = matern52(Z_t, Z_t, self.shape.length, self.shape.constant) + (self.shape.noise + 1e-10) * np.eye(len(y_t))
         Kinv = np.linalg.inv(K)
-        loo = own - (Kinv @ own) / np.diag(Kinv)  # the trials' GP without each trial (Rasmussen & Williams 5.12)
+        alpha_own = Kinv @ own  # the trials' GP's mean weights
+        loo = own - alpha_own / np.diag(Kinv)  # the trials' GP without each trial (Rasmussen & Williams 5.12)
         preds = np.column_stack([self.surfaces(X_t), loo])  # trials x (past datasets + the trials' own)
         share = np.r_[prior, float(np.median(prior))]
         rng = np.random.default_rng(seed)
@@ -153,6 +154,10 @@ class TransferGP:
                              groups=np.r_[self.groups, np.full(len(y_t), self.datasets)],
                              y_mean=np.r_[self.y_mean, mean_t], y_std=np.r_[self.y_std, std_t],
                              locality=self.locality, fixed=wins / BOOTSTRAPS)
+        # the past datasets' GPs are conditioned as before: their weights are reused, not solved again per trial
+        alpha = np.zeros((len(rows), self.datasets + 1))
+        alpha[:len(self.Z), :-1], alpha[len(self.Z):, -1] = self._prepare(), alpha_own
+        adapted._alpha = alpha
         adapted.floor = adapted.surfaces(X_t).max(axis=0)
         return adapted
 
