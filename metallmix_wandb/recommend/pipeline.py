@@ -129,17 +129,18 @@ def _meta_learner_choice(learner: MetaLearner, meta: Mapping[str, MetaValue], sp
                          knowledge: Knowledge, req: RecommendRequest, after: RepairOutcome | None = None) -> Choice:
     """The meta-learner's best config: on its own, or `after` the LLM gave no valid one (then the
     failure is explained and warned about, and what asking the LLM cost is kept)."""
-    best = learner.best_config(meta, space, seed=req.seed)
-    scored = ScoredConfig(config=best.config, **best.prediction.model_dump())
+    if after is None and req.configs > 1:  # the portfolio's first is the recommendation: one search, not two
+        portfolio = _scored(learner, meta, learner.recommend_n(meta, space, n=req.configs, seed=req.seed))
+    else:
+        best = learner.best_config(meta, space, seed=req.seed)
+        portfolio = [ScoredConfig(config=best.config, **best.prediction.model_dump())]
+    scored = portfolio[0]
     reason = after.failure if after is not None else None
-    explanation = meta_learner_explanation(best.config, scored, knowledge.digest, req.metric, reason)
+    explanation = meta_learner_explanation(scored.config, scored, knowledge.digest, req.metric, reason)
     if after is None:
-        portfolio = [scored]
-        if req.configs > 1:  # recommend_n's first config is best_config's (the same seeded search)
-            portfolio = _scored(learner, meta, learner.recommend_n(meta, space, n=req.configs, seed=req.seed))
-        return Choice(source="meta-learner", config=best.config, explanation=explanation, predicted=scored,
+        return Choice(source="meta-learner", config=scored.config, explanation=explanation, predicted=scored,
                       candidates=portfolio)
-    return Choice(source="meta-learner-fallback", config=best.config, explanation=explanation, predicted=scored,
+    return Choice(source="meta-learner-fallback", config=scored.config, explanation=explanation, predicted=scored,
                   candidates=[scored], warnings=[f"LLM fallback: {after.failure}"], **_asked(after))
 
 

@@ -66,9 +66,16 @@ def test_no_llm_json_is_complete_and_the_text_says_what_to_do(kb: dict) -> None:
     assert advice["commands"]["train_here"] in text and advice["commands"]["enqueue"] in text  # one line each
 
 
-def test_no_llm_candidates_returns_the_meta_learners_portfolio(kb: dict) -> None:
+def test_no_llm_candidates_returns_the_meta_learners_portfolio(kb: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    from metallmix_wandb.knowledge.meta_learner import model
+
+    searches = []
+    real_search = model.search
+    monkeypatch.setattr(model, "search", lambda *a, **k: searches.append(1) or real_search(*a, **k))
     code, out, data = _recommend(kb, "--no-llm", "--no-log", "--candidates", "3")
     assert code == 0, out
+    assert len(searches) == 1  # the portfolio's first is the recommendation: the space is searched once
+    monkeypatch.setattr(model, "search", real_search)
     rec, space = data["recommendation"], kb["space"].without("dataset")
     configs = [c["config"] for c in rec["candidates"]]
     assert len(configs) == 3 and len({json.dumps(c, sort_keys=True) for c in configs}) == 3
