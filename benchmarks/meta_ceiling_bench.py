@@ -6,6 +6,8 @@ fitted: every rule here knows more than any meta-learner (each other dataset's e
 
 Rules:
 - `mean` / `median` / `min`: the config best on average / by median / at worst over the other datasets;
+- `mean-0.5sd` / `mean-1sd`: the mean less 0.5 / 1 standard deviation over the other datasets (a
+  config good on all of them over one great on some; stop 26);
 - `near`: the optimum of the dataset nearest by meta-features (variants.dataset_distances);
 - `close-0.5`: the mean weighted by meta-feature closeness, as the default transfer weights them
   (variants.locality_weights, locality 0.5);
@@ -35,7 +37,7 @@ from metallmix_wandb.knowledge.meta_learner.features import percentile_rank  # n
 from metallmix_wandb.knowledge.meta_learner.variants import dataset_distances, locality_weights  # noqa: E402
 
 BENCHES = ("nasbench201", "hpolib", "hpobench")
-RULES = ("mean", "median", "min", "near", "close-0.5", "typical", "oracle")
+RULES = ("mean", "median", "min", "mean-0.5sd", "mean-1sd", "near", "close-0.5", "typical", "oracle")
 
 
 def meta_rows(bench: str, datasets: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -56,6 +58,7 @@ def ceilings(P: np.ndarray, metas: np.ndarray, log: np.ndarray) -> dict[str, lis
         O = P[others]
         d = dataset_distances(metas[i], metas[others], log)
         picks = {"mean": O.mean(0), "median": np.median(O, 0), "min": O.min(0),
+                 "mean-0.5sd": O.mean(0) - 0.5 * O.std(0), "mean-1sd": O.mean(0) - O.std(0),
                  "near": O[int(np.nanargmin(d))], "close-0.5": locality_weights(d, 0.5, 1.0) @ O}
         for rule, score in picks.items():
             out[rule].append(float(P[i, int(np.argmax(score))]))

@@ -363,6 +363,7 @@ class MetaLearner:
         learner = cls(info, boosters)
         if info.settings.order_weight() > 0 and info.settings.surrogate == "transfer":
             learner.smooth = TransferGP.load(folder / TRANSFER_FILE)
+            learner.smooth.spread = info.settings.transfer_spread
         elif info.settings.order_weight() > 0:
             learner.smooth = SmoothGP.load(folder / SMOOTH_FILE)
         return learner
@@ -375,7 +376,7 @@ def _fit_surrogate(table: TrainingTable, settings: LearnerSettings, seed: int) -
         cols = np.array([c.source == "param" for c in table.layout.columns])
         meta = np.array([c.source == "meta" for c in table.layout.columns])
         return fit_transfer(table.X, table.score, table.groups, cols, meta, log, settings.transfer_locality, seed,
-                            grouped=settings.transfer_kernel == "grouped")
+                            grouped=settings.transfer_kernel == "grouped", spread=settings.transfer_spread)
     return fit_smooth(table.X, table.score, log, settings.kappa, seed)
 
 

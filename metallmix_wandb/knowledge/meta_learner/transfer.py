@@ -51,6 +51,7 @@ class TransferGP:
     y_mean: np.ndarray  # per dataset
     y_std: np.ndarray
     locality: float = 0.5
+    spread: float = 0.0  # the order is the weighted mean less `spread` x the weighted std across the surfaces
     fixed: np.ndarray | None = None  # per dataset, weights set by `adapt` (the trials') instead of closeness
     floor: np.ndarray | None = None  # per dataset, set by `adapt`: its surface's best value over the trials
     _alpha: np.ndarray | None = field(default=None, repr=False)  # rows x datasets: each dataset's weights
@@ -101,16 +102,23 @@ class TransferGP:
         w = self.weights(X, exclude)
         w = w / max(float(w.sum()), 1e-12)
         # the weighted mean of the surfaces is one GP-like mean: a single weight vector over all rows, so a
-        # grid costs one kernel row per candidate whatever the number of past datasets
-        combined = self._prepare() @ (w * self.y_std)
+        # grid costs one kernel row per candidate whatever the number of past datasets; with `spread`, the
+        # surfaces themselves (one column each) for their weighted std
+        alpha = self._prepare()
+        weights = (alpha * self.y_std) if self.spread > 0 else (alpha @ (w * self.y_std))[:, None]
         # the kernel in float32 (4x faster on a 30,000-config grid: its exp and sqrt dominate), the sum in float64
         Z = self.shape.scale(np.asarray(X, dtype=np.float64)[:, self.cols]).astype(np.float32)
         rows, length = self.Z.astype(np.float32), self.shape.length.astype(np.float32)
         consensus = np.empty(len(Z))
         for s in range(0, len(Z), 4096):
-            k = matern52(Z[s:s + 4096], rows, length, self.shape.constant)
-            consensus[s:s + 4096] = k.astype(np.float64) @ combined
-        consensus += float(w @ self.y_mean)
+            k = matern52(Z[s:s + 4096], rows, length, self.shape.constant).astype(np.float64) @ weights
+            if self.spread > 0:
+                k += self.y_mean
+                mean = k @ w
+                k = mean - self.spread * np.sqrt(np.clip(((k - mean[:, None]) ** 2) @ w, 0.0, None))
+            consensus[s:s + 4096] = np.ravel(k)
+        if self.spread <= 0:
+            consensus += float(w @ self.y_mean)
         base = 0.0 if offset is None else (1.0 - weight) * np.asarray(offset, dtype=np.float64)
         return base + weight * consensus
 
@@ -153,7 +161,7 @@ class TransferGP:
                              metas=np.vstack([self.metas, X_t[:1, self.meta_cols]]), Z=rows, y=np.r_[self.y, own],
                              groups=np.r_[self.groups, np.full(len(y_t), self.datasets)],
                              y_mean=np.r_[self.y_mean, mean_t], y_std=np.r_[self.y_std, std_t],
-                             locality=self.locality, fixed=wins / BOOTSTRAPS)
+                             locality=self.locality, spread=self.spread, fixed=wins / BOOTSTRAPS)
         # the past datasets' GPs are conditioned as before: their weights are reused, not solved again per trial
         alpha = np.zeros((len(rows), self.datasets + 1))
         alpha[:len(self.Z), :-1], alpha[len(self.Z):, -1] = self._prepare(), alpha_own
@@ -207,7 +215,7 @@ class TransferGP:
 
 def fit_transfer(X: np.ndarray, score: np.ndarray, groups: np.ndarray, cols: np.ndarray, meta_cols: np.ndarray,
                  log: np.ndarray, locality: float = 0.5, seed: int = 0, max_rows: int = MAX_ROWS,
-                 grouped: bool = False) -> TransferGP:
+                 grouped: bool = False, spread: float = 0.0) -> TransferGP:
     """Fit on the runs' encoded rows `X`, their within-dataset percentiles `score` and dataset index
     `groups` (0..G-1); `cols` / `meta_cols` pick the layout's config / meta-feature columns, `log` its
     log10 flags. `grouped`: the shared kernel's likelihood summed over the datasets (smooth.fit_smooth's
@@ -240,4 +248,4 @@ def fit_transfer(X: np.ndarray, score: np.ndarray, groups: np.ndarray, cols: np.
     return TransferGP(shape=shape, cols=np.asarray(cols, dtype=bool), meta_cols=np.asarray(meta_cols, dtype=bool),
                       meta_log=np.asarray(log, dtype=bool)[meta_cols], metas=metas.reshape(n_groups, -1),
                       Z=shape.scale(X[rows][:, cols]), y=y, groups=groups[rows].astype(np.int64),
-                      y_mean=y_mean, y_std=y_std, locality=locality)
+                      y_mean=y_mean, y_std=y_std, locality=locality, spread=spread)

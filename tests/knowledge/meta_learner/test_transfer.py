@@ -112,6 +112,22 @@ def test_excluded_datasets_get_no_weight_and_the_blend_is_linear(gp: TransferGP)
     np.testing.assert_allclose(gp.score(cand, offset, weight=0.25), 0.75 * offset + 0.25 * gp.score(cand), atol=1e-12)
 
 
+def test_spread_subtracts_the_weighted_std_across_the_surfaces(gp: TransferGP) -> None:
+    """`transfer_spread` (the `transfer-robust` variants): the order is the weighted mean of the surfaces
+    less spread x their weighted std, so a config the past datasets disagree on ranks lower."""
+    cand = _candidates(150.0)
+    per, w = gp.surfaces(cand), gp.weights(cand)
+    w = w / w.sum()
+    mean = per @ w
+    sd = np.sqrt(((per - mean[:, None]) ** 2) @ w)
+    robust = TransferGP(**{**gp.__dict__, "spread": 1.0})
+    np.testing.assert_allclose(robust.score(cand), mean - sd, atol=1e-5)
+    np.testing.assert_allclose(gp.score(cand), mean, atol=1e-5)
+    assert sd.max() > 0.1  # the two groups of datasets disagree: the penalty is not a constant shift
+    offset = np.linspace(0, 1, len(cand))
+    np.testing.assert_allclose(robust.score(cand, offset, weight=0.5), 0.5 * offset + 0.5 * (mean - sd), atol=1e-5)
+
+
 def test_save_load_round_trip_and_a_damaged_file(gp: TransferGP, tmp_path: Path) -> None:
     path = tmp_path / "t.npz"
     gp.save(path)
@@ -129,7 +145,7 @@ def test_save_load_round_trip_and_a_damaged_file(gp: TransferGP, tmp_path: Path)
         TransferGP.load(path)
 
 
-@pytest.mark.parametrize("variant", ["transfer-blend", "transfer", "transfer-grouped"])
+@pytest.mark.parametrize("variant", ["transfer-blend", "transfer", "transfer-grouped", "transfer-robust"])
 def test_the_transfer_variant_orders_adapts_and_survives_save_load(variant: str, tmp_path: Path) -> None:
     """Through MetaLearner: the one-shot pick follows the new dataset's neighbours (the boosters alone
     pick one x for both), the portfolio covers the past datasets' peaks, save/load keeps the order."""
@@ -148,7 +164,7 @@ def test_the_transfer_variant_orders_adapts_and_survives_save_load(variant: str,
     assert abs(two[0]["x"] - 0.2) <= 0.1 and abs(two[1]["x"] - 0.8) <= 0.1  # the cover reaches the other peak
     assert TRANSFER_FILE in learner.save(tmp_path)
     loaded = MetaLearner.load(tmp_path)
-    assert isinstance(loaded.smooth, TransferGP)
+    assert isinstance(loaded.smooth, TransferGP) and loaded.smooth.spread == learner.info.settings.transfer_spread
     assert loaded.recommend_n(small, space, 3) == learner.recommend_n(small, space, 3)
 
 
