@@ -14,6 +14,7 @@ import pytest
 from metallmix_wandb.knowledge.experiments import MetricNames, to_experiment
 from metallmix_wandb.knowledge.records import Experiment, SkippedRun
 from metallmix_wandb.knowledge.runs_offline import find_run_dirs, wait_for_exit_record
+from tests.support.wandb_runs import offline_env
 
 # The parent: starts a W&B service, runs the trainer as a child sharing it (WANDB_SERVICE is inherited),
 # SIGKILLs the child after its first epoch (or lets it finish), then tears the service down.
@@ -41,18 +42,26 @@ wandb.teardown()
 """
 
 
-def _trained(tmp_path: Path, wandb_offline_env: Path, dataset: Path, kill: bool):
+def _trained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dataset: Path, kill: bool, attempt: int = 0):
+    runs = offline_env(tmp_path / f"wandb{attempt}", monkeypatch)  # a fresh folder per attempt: one run in it
     env = {**os.environ, "METALLMIX_TORCH_THREADS": "1"}
     subprocess.run([sys.executable, "-c", PARENT, "kill" if kill else "finish", str(dataset),
-                    str(tmp_path / "result.json")], env=env, check=True, timeout=400)
-    (run_dir,) = find_run_dirs(wandb_offline_env)
+                    str(tmp_path / f"result{attempt}.json")], env=env, check=True, timeout=400)
+    (run_dir,) = find_run_dirs(runs)
     return wait_for_exit_record(run_dir, 30)
 
 
 @pytest.mark.slow
-def test_a_run_killed_under_a_shared_service_is_incomplete(wandb_offline_env: Path, breastmnist: Path,
-                                                          tmp_path: Path) -> None:
-    raw = _trained(tmp_path, wandb_offline_env, breastmnist, kill=True)
+def test_a_run_killed_under_a_shared_service_is_incomplete(breastmnist: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    for attempt in range(3):
+        raw = _trained(tmp_path, monkeypatch, breastmnist, kill=True, attempt=attempt)
+        if raw.exit_code is not None:
+            break
+        # under load the service's teardown sometimes writes no exit record for the killed run: it reads
+        # as incomplete by that alone, which leaves the end marker untested; try the scenario again
+        skipped = to_experiment(raw, MetricNames(target="train/acc"))
+        assert isinstance(skipped, SkippedRun) and skipped.reason == "incomplete", skipped
     assert raw.state == "finished" and raw.exit_code == 0  # what the shared service recorded
     assert "train/acc" in raw.summary and "test/acc" not in raw.summary
     result = to_experiment(raw, MetricNames(target="train/acc"))  # a metric the killed run does have
@@ -60,9 +69,9 @@ def test_a_run_killed_under_a_shared_service_is_incomplete(wandb_offline_env: Pa
 
 
 @pytest.mark.slow
-def test_a_finished_run_carries_the_marker_and_is_kept(wandb_offline_env: Path, breastmnist: Path,
-                                                       tmp_path: Path) -> None:
-    raw = _trained(tmp_path, wandb_offline_env, breastmnist, kill=False)
+def test_a_finished_run_carries_the_marker_and_is_kept(breastmnist: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = _trained(tmp_path, monkeypatch, breastmnist, kill=False)
     assert raw.state == "finished" and raw.summary["_metallmix_complete"] is True
     assert raw.config["_metallmix_trainer"] == 1
     assert isinstance(to_experiment(raw, MetricNames()), Experiment)
