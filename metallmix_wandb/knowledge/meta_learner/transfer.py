@@ -105,13 +105,13 @@ class TransferGP:
         # grid costs one kernel row per candidate whatever the number of past datasets; with `spread`, the
         # surfaces themselves (one column each) for their weighted std
         alpha = self._prepare()
-        weights = (alpha * self.y_std) if self.spread > 0 else (alpha @ (w * self.y_std))[:, None]
+        coef = (alpha * self.y_std) if self.spread > 0 else (alpha @ (w * self.y_std))[:, None]
         # the kernel in float32 (4x faster on a 30,000-config grid: its exp and sqrt dominate), the sum in float64
         Z = self.shape.scale(np.asarray(X, dtype=np.float64)[:, self.cols]).astype(np.float32)
         rows, length = self.Z.astype(np.float32), self.shape.length.astype(np.float32)
         consensus = np.empty(len(Z))
         for s in range(0, len(Z), 4096):
-            k = matern52(Z[s:s + 4096], rows, length, self.shape.constant).astype(np.float64) @ weights
+            k = matern52(Z[s:s + 4096], rows, length, self.shape.constant).astype(np.float64) @ coef
             if self.spread > 0:
                 k += self.y_mean
                 mean = k @ w
