@@ -9,7 +9,7 @@ Inner criteria, per inner held-out past dataset e (a lite fit on the other past 
 Ties go to 0.5. Reported: per held-out dataset the true percentile of both weights' picks and of each
 criterion's choice; medians per table and the mean over all (cf. meta_variants_bench.py).
 
-    nice -n 5 .venv/bin/python benchmarks/meta_nested_bench.py OUT [--samples 60,200] [--history-seed 0]
+    nice -n 5 .venv/bin/python benchmarks/meta_nested_bench.py OUT [--samples 60,200] [--history-seed 0] [--distinct]
 """
 
 from __future__ import annotations
@@ -77,20 +77,21 @@ def main() -> None:
     ap.add_argument("--benchmarks", default=",".join(mv.BENCHES))
     ap.add_argument("--samples", default="60,200")
     ap.add_argument("--history-seed", type=int, default=0)
+    ap.add_argument("--distinct", action="store_true", help="each dataset logs its own sample of configs")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     res: dict[str, dict[str, Any]] = {}
     for bench in args.benchmarks.split(","):
         space, table = mv.lookup(bench)
         for sample in (int(s) for s in args.samples.split(",")):
-            exps = mv.experiments(bench, sample, False, history_seed=args.history_seed)
+            exps = mv.experiments(bench, sample, False, args.distinct, args.history_seed)
             for d in table.datasets:
                 t0 = time.perf_counter()
                 r = res[f"{bench}/{sample}/{d}"] = held_out(bench, exps, space, table, d)
                 print(f"{bench}/{sample}/{d}: 0.5 {r['outer']['0.5']:.3f}  1 {r['outer']['1']:.3f}  truth -> "
                       f"{r['truth_choice']:g} {r['truth_pick']:.3f}  proxy -> {r['proxy_choice']:g} "
                       f"{r['proxy_pick']:.3f}  ({time.perf_counter() - t0:.0f} s)", flush=True)
-            (args.out / f"nested_h{args.history_seed}.json").write_text(json.dumps(res, indent=1))
+            (args.out / f"nested{'_distinct' if args.distinct else ''}_h{args.history_seed}.json").write_text(json.dumps(res, indent=1))
     figures = {"0.5": [r["outer"]["0.5"] for r in res.values()], "1": [r["outer"]["1"] for r in res.values()],
                "truth": [r["truth_pick"] for r in res.values()], "proxy": [r["proxy_pick"] for r in res.values()]}
     print("mean over held-out datasets: " + "  ".join(f"{k} {np.mean(v):.4f}" for k, v in figures.items()))
